@@ -1,0 +1,1 @@
+// Anchor translation unit of the torch precompiled header (see TedlocDeps.cmake).

@@ -1,0 +1,3 @@
+#include "tedloc/version.hpp"
+#include <cstdio>
+int main() { std::printf("tedloc %s\n", tedloc::version()); }
