@@ -1,0 +1,303 @@
+#include "tedloc/commands.hpp"
+
+#include <boost/program_options.hpp>
+#include <cstdio>
+#include <filesystem>
+#include <fmt/format.h>
+#include <iostream>
+
+#include "tedloc/engine.hpp"
+#include "tedloc/error.hpp"
+#include "tedloc/host.hpp"
+
+namespace tedloc {
+namespace po = boost::program_options;
+using nlohmann::json;
+
+namespace {
+
+// Parses `args` against `options` (+ positionals); prints help and returns false for --help.
+bool parse(const std::vector<std::string>& args, const po::options_description& options,
+           const po::positional_options_description& positional, po::variables_map& vm, const std::string& usage) {
+  try {
+    po::store(po::command_line_parser(args).options(options).positional(positional).run(), vm);
+    if (vm.count("help")) {
+      std::cout << usage << "\n\n" << options << "\n";
+      return false;
+    }
+    po::notify(vm);
+  } catch (const po::error& e) {
+    throw UsageError(std::string(e.what()) + " (see --help)");
+  }
+  return true;
+}
+
+void add_plugin_dir_option(po::options_description& options) {
+  options.add_options()("plugin-dir", po::value<std::vector<std::string>>()->composing(),
+                        "also load the plugins in this folder (repeatable; $TEDLOC_PLUGIN_PATH too)");
+}
+
+// The host with every default and requested plugin folder scanned; refused libraries are reported.
+std::unique_ptr<PluginHost> make_host(const po::variables_map& vm, bool report_errors = true) {
+  auto host = std::make_unique<PluginHost>();
+  for (const auto& dir : PluginHost::default_dirs()) host->scan(dir);
+  if (vm.count("plugin-dir")) {
+    for (const auto& dir : vm["plugin-dir"].as<std::vector<std::string>>()) {
+      if (!std::filesystem::is_directory(dir)) throw UsageError("--plugin-dir " + dir + ": no such folder");
+      host->scan(dir);
+    }
+  }
+  if (report_errors) {
+    for (const auto& e : host->errors()) std::fprintf(stderr, "tedloc: plugin refused: %s\n", e.c_str());
+  }
+  return host;
+}
+
+std::string type_text(const ParamDecl& d) {
+  return d.type == ParamType::Plugin ? "plugin:" + d.plugin_kind : to_string(d.type);
+}
+
+void print_table(const std::vector<std::string>& columns, const std::vector<std::vector<std::string>>& rows) {
+  std::vector<std::size_t> width(columns.size());
+  for (std::size_t c = 0; c < columns.size(); ++c) {
+    width[c] = columns[c].size();
+    for (const auto& r : rows) width[c] = std::max(width[c], std::min<std::size_t>(r[c].size(), 60));
+  }
+  auto line = [&](const std::vector<std::string>& cells) {
+    std::string out;
+    for (std::size_t c = 0; c < cells.size(); ++c) {
+      std::string cell = cells[c].size() > 60 ? cells[c].substr(0, 57) + "..." : cells[c];
+      out += fmt::format("{:<{}}", cell, width[c]) + (c + 1 < cells.size() ? "  " : "");
+    }
+    std::cout << out << "\n";
+  };
+  line(columns);
+  std::vector<std::string> rule;
+  for (auto w : width) rule.push_back(std::string(w, '-'));
+  line(rule);
+  for (const auto& r : rows) line(r);
+}
+
+}  // namespace
+
+int grid_command(const std::vector<std::string>& args, const std::string& argv0) {
+  po::options_description options("tedloc grid options");
+  options.add_options()("help,h", "show this help")(
+      "spec", po::value<std::string>()->required(), "the experiment spec (JSON)")(
+      "db", po::value<std::string>()->default_value("tedloc.db"), "the SQLite store")(
+      "work-dir", po::value<std::string>(), "run folders (default: <db>.runs)")(
+      "dry-run", "validate and list the cells and their state; run nothing")(
+      "jobs,j", po::value<int>()->default_value(1), "worker processes on this machine")(
+      "rerun", po::value<std::vector<std::string>>()->composing(),
+      "run cells in this state again: failed, diverged (repeatable)")(
+      "no-progress", "no progress bar")("worker", "internal: a child worker of --jobs");
+  add_plugin_dir_option(options);
+  po::positional_options_description positional;
+  positional.add("spec", 1);
+  po::variables_map vm;
+  if (!parse(args, options, positional, vm,
+             "usage: tedloc grid SPEC.json [--db FILE] [--dry-run] [--jobs N] [--rerun failed]\n\n"
+             "Runs every cell of an experiment grid (base config x axes x seeds) and records each run's fate\n"
+             "and metrics in the store. Cells already done are skipped; runs whose process died are run again.\n"
+             "Several `tedloc grid` processes may work on the same spec and database at once.")) {
+    return kExitOk;
+  }
+  GridOptions grid;
+  grid.db_path = vm["db"].as<std::string>();
+  if (vm.count("work-dir")) grid.work_root = vm["work-dir"].as<std::string>();
+  grid.dry_run = vm.count("dry-run") > 0;
+  grid.jobs = vm["jobs"].as<int>();
+  if (grid.jobs < 1) throw UsageError("--jobs must be at least 1");
+  grid.progress = !vm.count("no-progress");
+  grid.worker_only = vm.count("worker") > 0;
+  if (vm.count("rerun")) {
+    for (const auto& s : vm["rerun"].as<std::vector<std::string>>()) {
+      if (s != "failed" && s != "diverged") throw UsageError("--rerun takes failed or diverged, not " + s);
+      grid.rerun.push_back(s);
+    }
+  }
+  const std::string spec_path = vm["spec"].as<std::string>();
+  grid.child_argv = {argv0, "grid", spec_path, "--db", grid.db_path, "--worker", "--no-progress"};
+  if (!grid.work_root.empty()) grid.child_argv.insert(grid.child_argv.end(), {"--work-dir", grid.work_root});
+  if (vm.count("plugin-dir")) {
+    for (const auto& d : vm["plugin-dir"].as<std::vector<std::string>>()) {
+      grid.child_argv.insert(grid.child_argv.end(), {"--plugin-dir", d});
+    }
+  }
+
+  auto host = make_host(vm, !grid.worker_only);
+  const Spec spec = load_spec(spec_path);
+  const std::vector<Cell> cells = expand_spec(spec, *host);
+
+  if (grid.dry_run) {
+    std::vector<std::vector<std::string>> rows;
+    std::map<std::string, std::string> state;
+    if (std::filesystem::exists(grid.db_path)) {
+      Store store(grid.db_path);
+      for (const auto& r : store.runs()) state[r.config_hash] = r.status;
+    }
+    for (const auto& c : cells) {
+      const auto it = state.find(c.hash);
+      rows.push_back({std::to_string(c.index), c.label, c.hash.substr(0, 12), it == state.end() ? "new" : it->second});
+    }
+    print_table({"cell", "axes", "hash", "state"}, rows);
+    std::cout << fmt::format("{}: {} cells ({} axes x {} seeds); nothing run (--dry-run)\n", spec.experiment,
+                             cells.size(), spec.axes.size(), spec.seeds.size());
+    return kExitOk;
+  }
+
+  const GridResult result = run_grid(spec, cells, *host, grid);
+  if (!grid.worker_only) {
+    const StatusCounts& c = result.counts;
+    std::cout << fmt::format(
+        "{}: {} cells: {} done, {} diverged, {} failed, {} interrupted, {} pending, {} running elsewhere "
+        "({} run by this process)\n",
+        spec.experiment, c.total(), c.done, c.diverged, c.failed, c.interrupted, c.pending, c.running, result.ran);
+    if (c.failed > 0) {
+      std::cout << "see the failures: tedloc runs --db " << grid.db_path << " --experiment " << spec.experiment
+                << " --status failed\n";
+    }
+  }
+  return grid_exit_code(result);
+}
+
+int runs_command(const std::vector<std::string>& args) {
+  po::options_description options("tedloc runs options");
+  options.add_options()("help,h", "show this help")("db", po::value<std::string>()->default_value("tedloc.db"),
+                                                    "the SQLite store")(
+      "experiment,e", po::value<std::string>()->default_value(""), "only this experiment")(
+      "status,s", po::value<std::string>()->default_value(""),
+      "only runs in this state: pending, running, done, failed, diverged, interrupted")(
+      "json", "one JSON object per line instead of a table");
+  po::variables_map vm;
+  if (!parse(args, options, {}, vm, "usage: tedloc runs [--db FILE] [--experiment NAME] [--status S] [--json]")) {
+    return kExitOk;
+  }
+  const std::string db = vm["db"].as<std::string>();
+  if (!std::filesystem::exists(db)) throw InputError(db + ": no such database (run `tedloc grid` first)");
+  Store store(db);
+  const auto runs = store.runs(vm["experiment"].as<std::string>(), vm["status"].as<std::string>());
+  if (vm.count("json")) {
+    for (const auto& r : runs) {
+      std::cout << json{{"id", r.id},         {"experiment", r.experiment}, {"label", r.label},
+                        {"status", r.status}, {"seed", r.seed},             {"attempts", r.attempts},
+                        {"device", r.device}, {"duration_s", r.duration_s}, {"error", r.error},
+                        {"config_hash", r.config_hash}, {"config", json::parse(r.config_json)}}
+                       .dump()
+                << "\n";
+    }
+    return kExitOk;
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& r : runs) {
+    rows.push_back({std::to_string(r.id), r.experiment, r.label, r.status, std::to_string(r.attempts), r.device,
+                    r.duration_s > 0 ? fmt::format("{:.1f}", r.duration_s) : "", r.error});
+  }
+  print_table({"id", "experiment", "cell", "status", "tries", "device", "seconds", "error"}, rows);
+  return kExitOk;
+}
+
+int query_command(const std::vector<std::string>& args) {
+  po::options_description options("tedloc query options");
+  options.add_options()("help,h", "show this help")("sql", po::value<std::string>()->required(), "the SQL")(
+      "db", po::value<std::string>()->default_value("tedloc.db"), "the SQLite store")(
+      "csv", "comma-separated output")("json", "one JSON object per row");
+  po::positional_options_description positional;
+  positional.add("sql", 1);
+  po::variables_map vm;
+  if (!parse(args, options, positional, vm,
+             "usage: tedloc query \"SQL\" [--db FILE] [--csv|--json]\n\nRuns SQL on a read-only connection. "
+             "Tables: experiments, runs, experiment_runs, metrics, artifacts, run_events.")) {
+    return kExitOk;
+  }
+  const std::string db = vm["db"].as<std::string>();
+  if (!std::filesystem::exists(db)) throw InputError(db + ": no such database");
+  const QueryResult result = Store(db).query(vm["sql"].as<std::string>());
+  if (vm.count("json")) {
+    for (const auto& row : result.rows) {
+      json object = json::object();
+      for (std::size_t c = 0; c < row.size(); ++c) object[result.columns[c]] = row[c];
+      std::cout << object.dump() << "\n";
+    }
+  } else if (vm.count("csv")) {
+    auto quote = [](const std::string& s) {
+      if (s.find_first_of(",\"\n") == std::string::npos) return s;
+      std::string out = "\"";
+      for (char ch : s) out += ch == '"' ? std::string("\"\"") : std::string(1, ch);
+      return out + "\"";
+    };
+    for (std::size_t c = 0; c < result.columns.size(); ++c) std::cout << (c ? "," : "") << quote(result.columns[c]);
+    std::cout << "\n";
+    for (const auto& row : result.rows) {
+      for (std::size_t c = 0; c < row.size(); ++c) std::cout << (c ? "," : "") << quote(row[c]);
+      std::cout << "\n";
+    }
+  } else {
+    print_table(result.columns, result.rows);
+  }
+  return kExitOk;
+}
+
+int plugins_command(const std::vector<std::string>& args) {
+  po::options_description options("tedloc plugins options");
+  options.add_options()("help,h", "show this help")("describe,d", po::value<std::string>(),
+                                                    "print the parameters of the plugin NAME")(
+      "json", "machine-readable output");
+  add_plugin_dir_option(options);
+  po::variables_map vm;
+  if (!parse(args, options, {}, vm,
+             "usage: tedloc plugins [--describe NAME] [--plugin-dir DIR]... [--json]\n\n"
+             "Lists the plugins found (kind, name, version, file) and any library that was refused.")) {
+    return kExitOk;
+  }
+  auto host = make_host(vm, false);
+  if (vm.count("describe")) {
+    const std::string name = vm["describe"].as<std::string>();
+    bool found = false;
+    for (const auto& e : host->entries()) {
+      if (e.info.name != name) continue;
+      found = true;
+      std::cout << fmt::format("{} {} {} ({})\n  {}\n\nparameters:\n", e.kind, e.info.name, e.info.version, e.file,
+                               e.info.summary);
+      if (e.info.params.empty()) std::cout << "  (none)\n";
+      for (const auto& d : e.info.params) {
+        std::string def = d.required ? "required" : "default " + d.default_value.dump();
+        if (!d.choices.empty()) {
+          std::string list;
+          for (const auto& c : d.choices) list += (list.empty() ? "" : "|") + c;
+          def += ", one of " + list;
+        }
+        std::cout << fmt::format("  {:<24} {:<14} {}\n  {:<24} {:<14} {}\n", d.name, type_text(d), d.help, "", "",
+                                 def);
+      }
+    }
+    if (!found) {
+      throw InputError("no plugin named '" + name + "' (see `tedloc plugins`)");
+    }
+    return kExitOk;
+  }
+  if (vm.count("json")) {
+    json list = json::array();
+    for (const auto& e : host->entries()) {
+      json params = json::array();
+      for (const auto& d : e.info.params) {
+        params.push_back({{"name", d.name}, {"type", type_text(d)}, {"default", d.default_value},
+                          {"required", d.required}, {"help", d.help}});
+      }
+      list.push_back({{"kind", e.kind}, {"name", e.info.name}, {"version", e.info.version}, {"file", e.file},
+                      {"summary", e.info.summary}, {"params", params}});
+    }
+    std::cout << json{{"plugins", list}, {"refused", host->errors()}}.dump(2) << "\n";
+    return host->errors().empty() ? kExitOk : kExitBadInput;
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& e : host->entries()) {
+    rows.push_back({e.kind, e.info.name, e.info.version, std::filesystem::path(e.file).filename().string(),
+                    e.info.summary});
+  }
+  print_table({"kind", "name", "version", "file", "summary"}, rows);
+  for (const auto& e : host->errors()) std::cout << "refused: " << e << "\n";
+  return host->errors().empty() ? kExitOk : kExitBadInput;
+}
+
+}  // namespace tedloc

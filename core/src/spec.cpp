@@ -1,0 +1,190 @@
+#include "tedloc/spec.hpp"
+
+#include <fmt/format.h>
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "tedloc/error.hpp"
+#include "tedloc/host.hpp"
+#include "tedloc/util.hpp"
+
+namespace tedloc {
+using nlohmann::json;
+
+namespace {
+
+// 1-based line and column of byte `offset` in `text`.
+std::pair<std::size_t, std::size_t> line_column(const std::string& text, std::size_t offset) {
+  std::size_t line = 1, column = 1;
+  for (std::size_t i = 0; i < offset && i < text.size(); ++i) {
+    if (text[i] == '\n') {
+      ++line;
+      column = 1;
+    } else {
+      ++column;
+    }
+  }
+  return {line, column};
+}
+
+std::string value_text(const json& v) {
+  std::string s = v.is_string() ? v.get<std::string>() : v.dump();
+  if (v.is_object() && v.contains("plugin") && v["plugin"].is_string()) s = v["plugin"].get<std::string>();
+  return s.size() > 32 ? s.substr(0, 29) + "..." : s;
+}
+
+}  // namespace
+
+Spec load_spec(const std::string& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw InputError(file + ": cannot read the spec file");
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return parse_spec(buffer.str(), file);
+}
+
+Spec parse_spec(const std::string& text, const std::string& file) {
+  Spec spec;
+  spec.file = file;
+  try {
+    spec.raw = json::parse(text);
+  } catch (const json::parse_error& e) {
+    // e.byte is one past the offending character.
+    const auto [line, column] = line_column(text, e.byte > 0 ? e.byte - 1 : 0);
+    std::string reason = e.what();
+    if (auto p = reason.find("syntax error while parsing"); p != std::string::npos) reason = reason.substr(p);
+    throw InputError(fmt::format("{}:{}:{}: malformed JSON: {}", file, line, column, reason));
+  }
+  auto fail = [&](const std::string& path, const std::string& reason) {
+    throw InputError(fmt::format("{}: {}: {}", file, path, reason));
+  };
+  if (!spec.raw.is_object()) fail("/", "a spec must be an object with \"experiment\", \"base\", \"grid\", \"seeds\"");
+  for (auto it = spec.raw.begin(); it != spec.raw.end(); ++it) {
+    static const std::set<std::string> known = {"experiment", "description", "base", "grid", "seeds"};
+    if (!known.count(it.key())) {
+      fail("/" + it.key(), "unknown key (a spec has experiment, description, base, grid, seeds)");
+    }
+  }
+  if (!spec.raw.contains("experiment") || !spec.raw["experiment"].is_string() ||
+      spec.raw["experiment"].get<std::string>().empty()) {
+    fail("/experiment", "missing: every spec names its experiment (a non-empty string)");
+  }
+  spec.experiment = spec.raw["experiment"].get<std::string>();
+  if (spec.raw.contains("description")) {
+    if (!spec.raw["description"].is_string()) fail("/description", "expected a string");
+    spec.description = spec.raw["description"].get<std::string>();
+  }
+  if (spec.raw.contains("base")) {
+    if (!spec.raw["base"].is_object()) fail("/base", "expected an object (the config every cell starts from)");
+    spec.base = spec.raw["base"];
+  }
+  if (spec.raw.contains("grid")) {
+    const json& grid = spec.raw["grid"];
+    if (!grid.is_object()) fail("/grid", "expected an object of axes: {\"dotted.path\": [values...]}");
+    // Axes keep the file's order (the last one varies fastest): read their names order-preserving.
+    const auto ordered = nlohmann::ordered_json::parse(text)["grid"];
+    for (auto item = ordered.begin(); item != ordered.end(); ++item) {
+      const auto it = grid.find(item.key());
+      const std::string path = "/grid/" + it.key();
+      if (it.key().empty() || it.key().front() == '.' || it.key().back() == '.' ||
+          it.key().find("..") != std::string::npos) {
+        fail(path, "an axis is a dotted path into the config, e.g. \"train.lr\"");
+      }
+      if (it.key() == "seed") fail(path, "seeds go in \"seeds\", not in the grid");
+      if (!it.value().is_array()) fail(path, "expected a list of values");
+      if (it.value().empty()) fail(path, "empty axis: it would give no cell at all");
+      spec.axes.push_back({it.key(), it.value().get<std::vector<json>>()});
+    }
+  }
+  if (spec.raw.contains("seeds")) {
+    const json& seeds = spec.raw["seeds"];
+    if (!seeds.is_array() || seeds.empty()) fail("/seeds", "expected a non-empty list of integers");
+    std::set<std::int64_t> seen;
+    for (std::size_t i = 0; i < seeds.size(); ++i) {
+      if (!seeds[i].is_number_integer()) fail(fmt::format("/seeds/{}", i), "expected an integer");
+      if (!seen.insert(seeds[i].get<std::int64_t>()).second) fail(fmt::format("/seeds/{}", i), "duplicate seed");
+      spec.seeds.push_back(seeds[i].get<std::int64_t>());
+    }
+  } else {
+    spec.seeds.push_back(spec.base.value("seed", json(0)).is_number_integer() ? spec.base.value("seed", 0) : 0);
+  }
+  return spec;
+}
+
+std::string canonical_config(const json& resolved) { return resolved.dump(); }
+
+std::vector<Cell> expand_spec(const Spec& spec, const PluginHost& host) {
+  std::vector<Cell> cells;
+  std::vector<std::string> errors;
+  std::set<std::string> seen_errors;
+  std::set<std::string> hashes;
+
+  // Map an error at a config path to where it comes from in the spec file.
+  auto locate = [&](const std::string& error, const std::vector<std::size_t>& choice) {
+    const auto colon = error.find(": ");
+    const std::string path = error.substr(0, colon);
+    const std::string reason = colon == std::string::npos ? error : error.substr(colon + 2);
+    for (std::size_t a = 0; a < spec.axes.size(); ++a) {
+      const std::string axis_ptr = json_path("", spec.axes[a].path);
+      if (path == axis_ptr || path.rfind(axis_ptr + "/", 0) == 0) {
+        return fmt::format("{}: /grid/{}/{}{}: {}", spec.file, spec.axes[a].path, choice[a],
+                           path.substr(axis_ptr.size()), reason);
+      }
+    }
+    return fmt::format("{}: /base{}: {}", spec.file, path == "/" ? "" : path, reason);
+  };
+
+  std::size_t total = spec.seeds.size();
+  for (const auto& axis : spec.axes) total *= axis.values.size();
+  std::vector<std::size_t> choice(spec.axes.size(), 0);
+  for (std::size_t index = 0; index < total; ++index) {
+    // Mixed-radix counter over the axes (last axis fastest), seeds slowest... outermost.
+    std::size_t rest = index % (total / spec.seeds.size());
+    for (std::size_t a = spec.axes.size(); a-- > 0;) {
+      choice[a] = rest % spec.axes[a].values.size();
+      rest /= spec.axes[a].values.size();
+    }
+    const std::int64_t seed = spec.seeds[index / (total / spec.seeds.size())];
+
+    json config = spec.base;
+    std::string label;
+    for (std::size_t a = 0; a < spec.axes.size(); ++a) {
+      const json& value = spec.axes[a].values[choice[a]];
+      set_dotted(config, spec.axes[a].path, value);
+      label += fmt::format("{}={} ", spec.axes[a].path, value_text(value));
+    }
+    config["seed"] = seed;
+    label += fmt::format("seed={}", seed);
+
+    std::vector<std::string> cell_errors;
+    json resolved = host.resolve_config(config, cell_errors);
+    for (const auto& e : cell_errors) {
+      std::string located = locate(e, choice);
+      if (seen_errors.insert(located).second) errors.push_back(located);
+    }
+    if (!cell_errors.empty()) continue;
+    Cell cell;
+    cell.index = index;
+    cell.label = label;
+    cell.resolved = resolved;
+    cell.hash = sha256_hex(canonical_config(resolved));
+    if (!hashes.insert(cell.hash).second) {
+      errors.push_back(fmt::format("{}: cell {} ({}) resolves to the same config as an earlier cell", spec.file,
+                                   index, label));
+      continue;
+    }
+    cells.push_back(std::move(cell));
+  }
+  if (!errors.empty()) {
+    std::string text = errors.front();
+    constexpr std::size_t kShown = 20;
+    for (std::size_t i = 1; i < errors.size() && i < kShown; ++i) text += "\n" + errors[i];
+    if (errors.size() > kShown) text += fmt::format("\n... and {} more errors", errors.size() - kShown);
+    throw InputError(text);
+  }
+  return cells;
+}
+
+}  // namespace tedloc

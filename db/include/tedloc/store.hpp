@@ -1,0 +1,90 @@
+#pragma once
+// The SQLite store of experiments, runs, metrics and artifacts (schema: db/migrations/*.sql).
+// Many processes may share one file: WAL, a busy timeout, and every state change in a transaction.
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace tedloc {
+
+// Who is running a run: "host/pid/start-ticks". A run whose worker is gone is `interrupted`.
+struct WorkerId {
+  std::string host;
+  std::int64_t pid = 0;
+  std::string text;  // host/pid/start-ticks
+  static WorkerId current();
+};
+
+struct CellRecord {
+  std::string config_hash;
+  std::string config_json;  // resolved
+  std::string task;
+  std::int64_t seed = 0;
+  std::string label;
+};
+
+struct RunRecord {
+  std::int64_t id = 0;
+  std::string config_hash, config_json, task, status, label, experiment, worker, device, error;
+  std::string started_at, ended_at, work_dir;
+  std::int64_t seed = 0, attempts = 0;
+  double duration_s = 0;
+};
+
+struct StatusCounts {
+  int pending = 0, running = 0, done = 0, failed = 0, diverged = 0, interrupted = 0;
+  int total() const { return pending + running + done + failed + diverged + interrupted; }
+};
+
+// The rows of a read-only query, as text (NULL as "NULL").
+struct QueryResult {
+  std::vector<std::string> columns;
+  std::vector<std::vector<std::string>> rows;
+};
+
+class Store {
+ public:
+  // Opens (creating and migrating if needed) the database file. Throws InputError naming the file.
+  explicit Store(const std::string& path);
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  static int latest_schema_version();
+  int schema_version() const;
+  const std::string& path() const { return path_; }
+
+  std::int64_t upsert_experiment(const std::string& name, const std::string& description,
+                                 const std::string& spec_json, const std::string& spec_path);
+  std::optional<std::int64_t> find_experiment(const std::string& name) const;
+  // Inserts the cells not yet known (by hash) as pending runs and links every cell to the experiment.
+  void add_cells(std::int64_t experiment, const std::vector<CellRecord>& cells);
+  // Marks `running` runs whose worker is gone as `interrupted`: same host and the process is dead,
+  // or no heartbeat for `stale_after_s` seconds. Returns how many.
+  int reap_dead_workers(int stale_after_s = 120);
+  // Sets the experiment's runs with one of `statuses` back to pending (for --rerun).
+  int reset_runs(std::int64_t experiment, const std::vector<std::string>& statuses);
+  // Atomically takes the experiment's next pending or interrupted run; marks it running for `me`.
+  // Its work_dir is WORK_ROOT/<first 16 hex digits of the config hash>.
+  std::optional<RunRecord> claim_next(std::int64_t experiment, const WorkerId& me, const std::string& git_revision,
+                                      const std::string& work_root);
+  void set_device(std::int64_t run, const std::string& device);
+  void finish_run(std::int64_t run, const std::string& status, const std::string& message, const WorkerId& me);
+  void heartbeat(const WorkerId& me);
+  void log_metric(std::int64_t run, const std::string& split, const std::string& name, double value, int epoch);
+  void add_artifact(std::int64_t run, const std::string& kind, const std::string& path);
+
+  StatusCounts counts(std::int64_t experiment) const;
+  std::vector<RunRecord> runs(const std::string& experiment = "", const std::string& status = "") const;
+  // Runs SQL on a read-only connection (writes are refused by SQLite).
+  QueryResult query(const std::string& sql) const;
+
+ private:
+  struct Db;
+  std::string path_;
+  std::unique_ptr<Db> db_;
+};
+
+}  // namespace tedloc

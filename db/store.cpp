@@ -1,0 +1,395 @@
+#include "tedloc/store.hpp"
+
+#include <signal.h>
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <fmt/format.h>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "tedloc/error.hpp"
+
+namespace tedloc {
+namespace {
+
+// Migrations, in order: migration i brings the schema from version i to i + 1 (db/migrations/*.sql).
+const char* const kMigrations[] = {
+#include "tedloc_migrations.inc"
+};
+constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
+
+// Start time of a process in clock ticks since boot (field 22 of /proc/PID/stat); "" if unknown.
+std::string process_start_ticks(std::int64_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  const auto close = text.rfind(')');  // the command name may contain spaces and parentheses
+  if (close == std::string::npos) return "";
+  std::istringstream rest(text.substr(close + 2));
+  std::string field;
+  for (int i = 3; i <= 22 && rest >> field; ++i) {
+  }
+  return field;
+}
+
+std::string hostname() {
+  char buffer[256] = {};
+  gethostname(buffer, sizeof(buffer) - 1);
+  return buffer;
+}
+
+}  // namespace
+
+WorkerId WorkerId::current() {
+  WorkerId id;
+  id.host = hostname();
+  id.pid = getpid();
+  id.text = fmt::format("{}/{}/{}", id.host, id.pid, process_start_ticks(id.pid));
+  return id;
+}
+
+// A connection plus the statement helpers the store needs.
+struct Store::Db {
+  sqlite3* handle = nullptr;
+  std::string path;
+
+  ~Db() { sqlite3_close_v2(handle); }
+
+  [[noreturn]] void fail(const std::string& what) const {
+    throw InputError(fmt::format("{}: {}: {}", path, what, sqlite3_errmsg(handle)));
+  }
+
+  void exec(const std::string& sql) const {
+    char* message = nullptr;
+    if (sqlite3_exec(handle, sql.c_str(), nullptr, nullptr, &message) != SQLITE_OK) {
+      std::string text = message ? message : "unknown error";
+      sqlite3_free(message);
+      throw InputError(fmt::format("{}: {}", path, text));
+    }
+  }
+
+  struct Stmt {
+    sqlite3_stmt* s = nullptr;
+    const Db* db = nullptr;
+    ~Stmt() { sqlite3_finalize(s); }
+    Stmt& bind(int i, std::int64_t v) { sqlite3_bind_int64(s, i, v); return *this; }
+    Stmt& bind(int i, int v) { sqlite3_bind_int64(s, i, v); return *this; }
+    Stmt& bind(int i, double v) {
+      if (v != v) sqlite3_bind_null(s, i); else sqlite3_bind_double(s, i, v);
+      return *this;
+    }
+    Stmt& bind(int i, const std::string& v) {
+      sqlite3_bind_text(s, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+      return *this;
+    }
+    bool step() {
+      const int rc = sqlite3_step(s);
+      if (rc == SQLITE_ROW) return true;
+      if (rc == SQLITE_DONE) return false;
+      db->fail("statement failed");
+    }
+    std::int64_t i64(int c) const { return sqlite3_column_int64(s, c); }
+    double f64(int c) const { return sqlite3_column_double(s, c); }
+    std::string text(int c) const {
+      const unsigned char* t = sqlite3_column_text(s, c);
+      return t ? reinterpret_cast<const char*>(t) : "";
+    }
+  };
+
+  Stmt prepare(const std::string& sql) const {
+    Stmt st;
+    st.db = this;
+    if (sqlite3_prepare_v2(handle, sql.c_str(), -1, &st.s, nullptr) != SQLITE_OK) fail("bad SQL");
+    return st;
+  }
+
+  // BEGIN IMMEDIATE ... COMMIT, rolled back on exception. IMMEDIATE takes the write lock up front, so
+  // two workers never both read "pending" for the same run.
+  template <class F>
+  auto transaction(F&& body) const {
+    exec("BEGIN IMMEDIATE");
+    try {
+      if constexpr (std::is_void_v<decltype(body())>) {
+        body();
+        exec("COMMIT");
+      } else {
+        auto result = body();
+        exec("COMMIT");
+        return result;
+      }
+    } catch (...) {
+      sqlite3_exec(handle, "ROLLBACK", nullptr, nullptr, nullptr);
+      throw;
+    }
+  }
+};
+
+Store::Store(const std::string& path) : path_(path), db_(std::make_unique<Db>()) {
+  db_->path = path;
+  if (sqlite3_open_v2(path.c_str(), &db_->handle, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+                      nullptr) != SQLITE_OK) {
+    db_->fail("cannot open the database");
+  }
+  sqlite3_busy_timeout(db_->handle, 60000);
+  db_->exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;");
+  const int current = schema_version();
+  if (current > kSchemaVersion) {
+    throw InputError(fmt::format("{}: database schema version {} is newer than this tedloc's ({}): upgrade tedloc",
+                                 path, current, kSchemaVersion));
+  }
+  for (int version = current; version < kSchemaVersion; ++version) {
+    db_->transaction([&] {
+      if (schema_version() != version) return;  // another process migrated it meanwhile
+      db_->exec(kMigrations[version]);
+      db_->exec(fmt::format("PRAGMA user_version = {}", version + 1));
+    });
+  }
+}
+
+Store::~Store() = default;
+
+int Store::latest_schema_version() { return kSchemaVersion; }
+
+int Store::schema_version() const {
+  auto st = db_->prepare("PRAGMA user_version");
+  st.step();
+  return static_cast<int>(st.i64(0));
+}
+
+std::int64_t Store::upsert_experiment(const std::string& name, const std::string& description,
+                                      const std::string& spec_json, const std::string& spec_path) {
+  return db_->transaction([&] {
+    db_->prepare(
+           "INSERT INTO experiments (name, description, spec_json, spec_path) VALUES (?1, ?2, ?3, ?4) "
+           "ON CONFLICT (name) DO UPDATE SET description = ?2, spec_json = ?3, spec_path = ?4, "
+           "updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')")
+        .bind(1, name).bind(2, description).bind(3, spec_json).bind(4, spec_path).step();
+    auto st = db_->prepare("SELECT id FROM experiments WHERE name = ?1");
+    st.bind(1, name).step();
+    return st.i64(0);
+  });
+}
+
+std::optional<std::int64_t> Store::find_experiment(const std::string& name) const {
+  auto st = db_->prepare("SELECT id FROM experiments WHERE name = ?1");
+  if (!st.bind(1, name).step()) return std::nullopt;
+  return st.i64(0);
+}
+
+void Store::add_cells(std::int64_t experiment, const std::vector<CellRecord>& cells) {
+  db_->transaction([&] {
+    db_->prepare("DELETE FROM experiment_runs WHERE experiment_id = ?1").bind(1, experiment).step();
+    for (std::size_t i = 0; i < cells.size(); ++i) {
+      const CellRecord& c = cells[i];
+      db_->prepare("INSERT OR IGNORE INTO runs (config_hash, config_json, task, seed) VALUES (?1, ?2, ?3, ?4)")
+          .bind(1, c.config_hash).bind(2, c.config_json).bind(3, c.task).bind(4, c.seed).step();
+      db_->prepare(
+             "INSERT OR REPLACE INTO experiment_runs (experiment_id, run_id, position, label) "
+             "SELECT ?1, id, ?2, ?3 FROM runs WHERE config_hash = ?4")
+          .bind(1, experiment).bind(2, static_cast<std::int64_t>(i)).bind(3, c.label).bind(4, c.config_hash).step();
+    }
+  });
+}
+
+int Store::reap_dead_workers(int stale_after_s) {
+  const WorkerId me = WorkerId::current();
+  return db_->transaction([&] {
+    std::vector<std::pair<std::int64_t, std::string>> dead;
+    auto st = db_->prepare(
+        "SELECT id, worker, host, pid, CAST(strftime('%s', 'now') AS INTEGER) - COALESCE(heartbeat_at, 0) "
+        "FROM runs WHERE status = 'running'");
+    while (st.step()) {
+      const std::string worker = st.text(1);
+      const std::int64_t pid = st.i64(3);
+      bool gone;
+      if (st.text(2) == me.host) {
+        // Same machine: the worker is alive iff its pid runs with the same start time.
+        const std::string alive_as = fmt::format("{}/{}/{}", me.host, pid, process_start_ticks(pid));
+        gone = (kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) || alive_as != worker;
+      } else {
+        gone = st.i64(4) > stale_after_s;
+      }
+      if (gone) dead.emplace_back(st.i64(0), worker);
+    }
+    for (const auto& [id, worker] : dead) {
+      db_->prepare(
+             "UPDATE runs SET status = 'interrupted', ended_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), "
+             "error = 'the worker ' || ?2 || ' stopped while running it' WHERE id = ?1")
+          .bind(1, id).bind(2, worker).step();
+      db_->prepare("INSERT INTO run_events (run_id, event, worker, message) VALUES (?1, 'interrupted', ?2, ?3)")
+          .bind(1, id).bind(2, worker).bind(3, std::string("worker gone, seen by ") + me.text).step();
+    }
+    return static_cast<int>(dead.size());
+  });
+}
+
+int Store::reset_runs(std::int64_t experiment, const std::vector<std::string>& statuses) {
+  return db_->transaction([&] {
+    int changed = 0;
+    for (const auto& status : statuses) {
+      db_->prepare(
+             "INSERT INTO run_events (run_id, event, message) SELECT r.id, 'reset', 'rerun of a ' || r.status || ' run' "
+             "FROM runs r JOIN experiment_runs e ON e.run_id = r.id WHERE e.experiment_id = ?1 AND r.status = ?2")
+          .bind(1, experiment).bind(2, status).step();
+      db_->prepare(
+             "UPDATE runs SET status = 'pending' WHERE status = ?2 AND id IN "
+             "(SELECT run_id FROM experiment_runs WHERE experiment_id = ?1)")
+          .bind(1, experiment).bind(2, status).step();
+      changed += sqlite3_changes(db_->handle);
+    }
+    return changed;
+  });
+}
+
+std::optional<RunRecord> Store::claim_next(std::int64_t experiment, const WorkerId& me,
+                                           const std::string& git_revision, const std::string& work_root) {
+  return db_->transaction([&]() -> std::optional<RunRecord> {
+    auto st = db_->prepare(
+        "SELECT r.id, r.config_hash, r.config_json, r.task, r.seed, e.label, r.attempts FROM runs r "
+        "JOIN experiment_runs e ON e.run_id = r.id WHERE e.experiment_id = ?1 "
+        "AND r.status IN ('pending', 'interrupted') ORDER BY e.position LIMIT 1");
+    if (!st.bind(1, experiment).step()) return std::nullopt;
+    RunRecord run;
+    run.id = st.i64(0);
+    run.config_hash = st.text(1);
+    run.config_json = st.text(2);
+    run.task = st.text(3);
+    run.seed = st.i64(4);
+    run.label = st.text(5);
+    run.attempts = st.i64(6) + 1;
+    run.status = "running";
+    run.worker = me.text;
+    run.work_dir = work_root + "/" + run.config_hash.substr(0, 16);
+    db_->prepare(
+           "UPDATE runs SET status = 'running', attempts = attempts + 1, worker = ?2, host = ?3, pid = ?4, "
+           "device = NULL, git_revision = ?6, work_dir = ?7, started_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), "
+           "ended_at = NULL, error = NULL, heartbeat_at = CAST(strftime('%s', 'now') AS INTEGER) WHERE id = ?1")
+        .bind(1, run.id).bind(2, me.text).bind(3, me.host).bind(4, me.pid).bind(6, git_revision)
+        .bind(7, run.work_dir).step();
+    db_->prepare("INSERT INTO run_events (run_id, event, worker) VALUES (?1, 'claimed', ?2)")
+        .bind(1, run.id).bind(2, me.text).step();
+    return run;
+  });
+}
+
+void Store::finish_run(std::int64_t run, const std::string& status, const std::string& message, const WorkerId& me) {
+  db_->transaction([&] {
+    db_->prepare(
+           "UPDATE runs SET status = ?2, error = NULLIF(?3, ''), ended_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), "
+           "duration_s = (julianday('now') - julianday(started_at)) * 86400.0 WHERE id = ?1 AND worker = ?4")
+        .bind(1, run).bind(2, status).bind(3, message).bind(4, me.text).step();
+    if (sqlite3_changes(db_->handle) == 0) return;  // another worker took it over meanwhile: its fate wins
+    db_->prepare("INSERT INTO run_events (run_id, event, worker, message) VALUES (?1, ?2, ?3, NULLIF(?4, ''))")
+        .bind(1, run).bind(2, status).bind(3, me.text).bind(4, message).step();
+  });
+}
+
+void Store::set_device(std::int64_t run, const std::string& device) {
+  db_->prepare("UPDATE runs SET device = ?2 WHERE id = ?1").bind(1, run).bind(2, device).step();
+}
+
+void Store::heartbeat(const WorkerId& me) {
+  db_->prepare("UPDATE runs SET heartbeat_at = CAST(strftime('%s', 'now') AS INTEGER) WHERE worker = ?1 AND "
+               "status = 'running'")
+      .bind(1, me.text).step();
+}
+
+void Store::log_metric(std::int64_t run, const std::string& split, const std::string& name, double value, int epoch) {
+  db_->prepare("INSERT OR REPLACE INTO metrics (run_id, split, name, epoch, value) VALUES (?1, ?2, ?3, ?4, ?5)")
+      .bind(1, run).bind(2, split).bind(3, name).bind(4, epoch).bind(5, value).step();
+}
+
+void Store::add_artifact(std::int64_t run, const std::string& kind, const std::string& path) {
+  db_->prepare("INSERT OR IGNORE INTO artifacts (run_id, kind, path) VALUES (?1, ?2, ?3)")
+      .bind(1, run).bind(2, kind).bind(3, path).step();
+}
+
+StatusCounts Store::counts(std::int64_t experiment) const {
+  StatusCounts c;
+  auto st = db_->prepare(
+      "SELECT r.status, COUNT(*) FROM runs r JOIN experiment_runs e ON e.run_id = r.id WHERE e.experiment_id = ?1 "
+      "GROUP BY r.status");
+  st.bind(1, experiment);
+  while (st.step()) {
+    const std::string s = st.text(0);
+    const int n = static_cast<int>(st.i64(1));
+    if (s == "pending") c.pending = n;
+    else if (s == "running") c.running = n;
+    else if (s == "done") c.done = n;
+    else if (s == "failed") c.failed = n;
+    else if (s == "diverged") c.diverged = n;
+    else if (s == "interrupted") c.interrupted = n;
+  }
+  return c;
+}
+
+std::vector<RunRecord> Store::runs(const std::string& experiment, const std::string& status) const {
+  auto st = db_->prepare(
+      "SELECT r.id, r.config_hash, r.config_json, r.task, r.status, COALESCE(e.label, ''), COALESCE(x.name, ''), "
+      "COALESCE(r.worker, ''), COALESCE(r.device, ''), COALESCE(r.error, ''), COALESCE(r.started_at, ''), "
+      "COALESCE(r.ended_at, ''), r.seed, r.attempts, COALESCE(r.duration_s, 0) "
+      "FROM runs r LEFT JOIN experiment_runs e ON e.run_id = r.id LEFT JOIN experiments x ON x.id = e.experiment_id "
+      "WHERE (?1 = '' OR x.name = ?1) AND (?2 = '' OR r.status = ?2) ORDER BY x.name, e.position, r.id");
+  st.bind(1, experiment).bind(2, status);
+  std::vector<RunRecord> out;
+  while (st.step()) {
+    RunRecord r;
+    r.id = st.i64(0);
+    r.config_hash = st.text(1);
+    r.config_json = st.text(2);
+    r.task = st.text(3);
+    r.status = st.text(4);
+    r.label = st.text(5);
+    r.experiment = st.text(6);
+    r.worker = st.text(7);
+    r.device = st.text(8);
+    r.error = st.text(9);
+    r.started_at = st.text(10);
+    r.ended_at = st.text(11);
+    r.seed = st.i64(12);
+    r.attempts = st.i64(13);
+    r.duration_s = st.f64(14);
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+QueryResult Store::query(const std::string& sql) const {
+  Db ro;
+  ro.path = path_;
+  if (sqlite3_open_v2(path_.c_str(), &ro.handle, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
+    ro.fail("cannot open the database read-only");
+  }
+  sqlite3_busy_timeout(ro.handle, 10000);
+  ro.exec("PRAGMA query_only = ON");
+  QueryResult result;
+  const char* tail = sql.c_str();
+  // Every statement runs; the rows of the last one that returns columns are kept.
+  while (tail && *tail) {
+    Db::Stmt st;
+    st.db = &ro;
+    if (sqlite3_prepare_v2(ro.handle, tail, -1, &st.s, &tail) != SQLITE_OK) {
+      throw InputError(std::string("query: ") + sqlite3_errmsg(ro.handle));
+    }
+    if (!st.s) break;  // trailing whitespace or comment
+    QueryResult current;
+    for (int c = 0; c < sqlite3_column_count(st.s); ++c) current.columns.emplace_back(sqlite3_column_name(st.s, c));
+    while (true) {
+      const int rc = sqlite3_step(st.s);
+      if (rc == SQLITE_DONE) break;
+      if (rc != SQLITE_ROW) throw InputError(std::string("query: ") + sqlite3_errmsg(ro.handle));
+      std::vector<std::string> row;
+      for (int c = 0; c < sqlite3_column_count(st.s); ++c) {
+        row.push_back(sqlite3_column_type(st.s, c) == SQLITE_NULL ? "NULL" : st.text(c));
+      }
+      current.rows.push_back(std::move(row));
+    }
+    if (!current.columns.empty()) result = std::move(current);
+  }
+  return result;
+}
+
+}  // namespace tedloc
