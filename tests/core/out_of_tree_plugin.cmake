@@ -1,0 +1,36 @@
+# Installs the workbench into a temporary prefix, builds a plugin out of the source tree against it with
+# find_package(tedloc), and checks that the installed `tedloc plugins` lists it.
+file(REMOVE_RECURSE ${WORK_DIR})
+execute_process(COMMAND ${CMAKE_COMMAND} --install ${BUILD_DIR} --prefix ${WORK_DIR}/prefix
+  RESULT_VARIABLE rc OUTPUT_QUIET)
+if(rc)
+  message(FATAL_ERROR "cmake --install failed")
+endif()
+file(MAKE_DIRECTORY ${WORK_DIR}/plugin)
+file(COPY ${SOURCE_DIR}/plugins/example_cam/example_cam.cpp DESTINATION ${WORK_DIR}/plugin)
+file(READ ${WORK_DIR}/plugin/example_cam.cpp source)
+string(REPLACE "\"center_prior\"" "\"my_center_prior\"" source "${source}")
+string(REPLACE "\"brightness\"" "\"my_brightness\"" source "${source}")
+file(WRITE ${WORK_DIR}/plugin/my_cam.cpp "${source}")
+file(REMOVE ${WORK_DIR}/plugin/example_cam.cpp)
+file(WRITE ${WORK_DIR}/plugin/CMakeLists.txt "
+cmake_minimum_required(VERSION 3.22)
+project(my_cam CXX)
+find_package(tedloc REQUIRED)
+tedloc_add_plugin(my_cam SOURCES my_cam.cpp)
+")
+execute_process(COMMAND ${CMAKE_COMMAND} -S ${WORK_DIR}/plugin -B ${WORK_DIR}/plugin/build -G ${GENERATOR}
+  -DCMAKE_PREFIX_PATH=${WORK_DIR}/prefix -DCMAKE_BUILD_TYPE=Release RESULT_VARIABLE rc)
+if(rc)
+  message(FATAL_ERROR "configuring the out-of-tree plugin failed")
+endif()
+execute_process(COMMAND ${CMAKE_COMMAND} --build ${WORK_DIR}/plugin/build RESULT_VARIABLE rc)
+if(rc)
+  message(FATAL_ERROR "building the out-of-tree plugin failed")
+endif()
+execute_process(COMMAND ${WORK_DIR}/prefix/bin/tedloc plugins --plugin-dir ${WORK_DIR}/plugin/build/plugins
+  OUTPUT_VARIABLE listing RESULT_VARIABLE rc)
+message("${listing}")
+if(rc OR NOT listing MATCHES "cam_source +my_center_prior" OR NOT listing MATCHES "cam_source +center_prior")
+  message(FATAL_ERROR "the installed tedloc does not list the out-of-tree plugin and the installed ones")
+endif()

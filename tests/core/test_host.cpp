@@ -1,0 +1,150 @@
+// The plugin host with real .so files: a good library, and each way a library must be refused.
+#include <gtest/gtest.h>
+
+#include "tedloc/host.hpp"
+#include "tedloc/plugin/cam_source.hpp"
+#include "test_support.hpp"
+
+namespace tedloc {
+namespace {
+
+const std::string kPlugins = TEDLOC_TEST_PLUGIN_DIR;
+const std::string kExampleDir = std::string(TEDLOC_BUILD_DIR) + "/plugins";
+
+std::string only_error(const PluginHost& host) {
+  EXPECT_EQ(host.errors().size(), 1u);
+  return host.errors().empty() ? "" : host.errors().front();
+}
+
+TEST(PluginHost, LoadsAGoodLibraryAndMakesItsPlugins) {
+  PluginHost host;
+  host.scan(kExampleDir);
+  EXPECT_TRUE(host.errors().empty());
+  const PluginEntry* entry = host.find("cam_source", "center_prior");
+  ASSERT_NE(entry, nullptr);
+  EXPECT_EQ(entry->info.version, "1.0.0");
+  EXPECT_NE(entry->file.find("libtedloc_example_cam.so"), std::string::npos);
+
+  std::vector<std::string> errors;
+  const auto params = host.resolve_plugin_ref("cam_source", nlohmann::json{{"plugin", "center_prior"},
+                                                                           {"params", {{"grid", 5}}}},
+                                              "/cam", errors);
+  ASSERT_TRUE(errors.empty());
+  auto cam = host.make<CamSource>("center_prior", params["params"], PluginContext{});
+  torch::Tensor maps = cam->cams({torch::zeros({2, 3, 8, 8}), torch::zeros({2}, torch::kLong), {}});
+  ASSERT_EQ(maps.sizes(), (std::vector<int64_t>{2, 5, 5}));
+  EXPECT_FLOAT_EQ(maps[0][2][2].item<float>(), 1.0f);  // the centre is the maximum
+  EXPECT_FLOAT_EQ(maps.min().item<float>(), 0.0f);
+}
+
+TEST(PluginHost, RefusesAWrongAbiVersionNamingTheFile) {
+  PluginHost host;
+  host.scan(kPlugins + "/bad_abi");
+  const std::string e = only_error(host);
+  EXPECT_NE(e.find("libtedloc_test_bad_abi.so"), std::string::npos) << e;
+  EXPECT_NE(e.find("ABI version 42"), std::string::npos) << e;
+}
+
+TEST(PluginHost, RefusesAMissingSymbol) {
+  PluginHost host;
+  host.scan(kPlugins + "/no_register");
+  const std::string e = only_error(host);
+  EXPECT_NE(e.find("libtedloc_test_no_register.so"), std::string::npos) << e;
+  EXPECT_NE(e.find("missing symbol tedloc_register_plugins"), std::string::npos) << e;
+}
+
+TEST(PluginHost, RefusesALibraryThatCannotBeLoaded) {
+  PluginHost host;
+  host.scan(kPlugins + "/undefined");
+  const std::string e = only_error(host);
+  EXPECT_NE(e.find("libtedloc_test_undefined.so: cannot be loaded"), std::string::npos) << e;
+  EXPECT_NE(e.find("tedloc_test_symbol_nobody_defines"), std::string::npos) << e;
+}
+
+TEST(PluginHost, RefusesADuplicateNameAndKeepsTheFirst) {
+  PluginHost host;
+  host.scan(kPlugins + "/good");
+  host.scan(kPlugins + "/dup");
+  const std::string e = only_error(host);
+  EXPECT_NE(e.find("libtedloc_test_dup.so: duplicate task plugin 'probe'"), std::string::npos) << e;
+  EXPECT_NE(e.find("libtedloc_test_probe.so"), std::string::npos) << e;
+  EXPECT_EQ(host.find("task", "probe")->info.version, "0.1.0");
+}
+
+TEST(PluginHost, ReadsThePluginPathEnvironmentVariable) {
+  setenv("TEDLOC_PLUGIN_PATH", (kPlugins + "/good:/nonexistent").c_str(), 1);
+  const auto dirs = PluginHost::default_dirs();
+  unsetenv("TEDLOC_PLUGIN_PATH");
+  EXPECT_NE(std::find(dirs.begin(), dirs.end(), std::filesystem::path(kPlugins + "/good")), dirs.end());
+}
+
+TEST(PluginHost, UnknownPluginSuggestsTheClosestName) {
+  PluginHost host;
+  host.scan(kExampleDir);
+  try {
+    host.require("cam_source", "center_prio");
+    FAIL() << "no error";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("did you mean 'center_prior'"), std::string::npos) << e.what();
+  }
+}
+
+class Validation : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    host.scan(kExampleDir);
+    host.scan(kPlugins + "/good");
+  }
+  std::vector<std::string> errors_of(const nlohmann::json& config) {
+    std::vector<std::string> errors;
+    host.resolve_config(config, errors);
+    return errors;
+  }
+  PluginHost host;
+};
+
+TEST_F(Validation, FillsDefaultsEverywhere) {
+  std::vector<std::string> errors;
+  const auto resolved = host.resolve_config({{"task", "probe"}}, errors);
+  ASSERT_TRUE(errors.empty());
+  EXPECT_EQ(resolved["epochs"], 2);
+  EXPECT_EQ(resolved["seed"], 0);
+  EXPECT_EQ(resolved["device"], "auto");
+  EXPECT_EQ(resolved["cam"]["plugin"], "center_prior");
+  EXPECT_EQ(resolved["cam"]["params"]["sigma"], 0.25);
+}
+
+TEST_F(Validation, IntAndFloatSpellingsHashAlike) {
+  std::vector<std::string> errors;
+  const auto a = host.resolve_config({{"task", "probe"}, {"value", 1}}, errors);
+  const auto b = host.resolve_config({{"task", "probe"}, {"value", 1.0}}, errors);
+  ASSERT_TRUE(errors.empty());
+  EXPECT_EQ(a.dump(), b.dump());
+}
+
+TEST_F(Validation, NamesTheJsonPathOfEachError) {
+  const auto errors = errors_of({{"task", "probe"},
+                                 {"epochs", "three"},
+                                 {"mode", "z"},
+                                 {"epoch", 3},
+                                 {"cam", {{"plugin", "center_prior"}, {"params", {{"sigmaa", 1}}}}}});
+  ASSERT_EQ(errors.size(), 4u);
+  const std::string all = errors[0] + "\n" + errors[1] + "\n" + errors[2] + "\n" + errors[3];
+  EXPECT_NE(all.find("/epochs: expected an int, got string \"three\""), std::string::npos) << all;
+  EXPECT_NE(all.find("/mode: expected one of a, b, c"), std::string::npos) << all;
+  EXPECT_NE(all.find("/epoch: unknown parameter 'epoch' (did you mean 'epochs'?)"), std::string::npos) << all;
+  EXPECT_NE(all.find("/cam/params/sigmaa: unknown parameter"), std::string::npos) << all;
+}
+
+TEST_F(Validation, UnknownTaskAndUnknownPlugin) {
+  auto errors = errors_of({{"task", "nope"}});
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_NE(errors[0].find("/task: unknown task plugin 'nope'"), std::string::npos) << errors[0];
+  errors = errors_of({{"task", "probe"}, {"cam", "nothing_like_it"}});
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_NE(errors[0].find("/cam/plugin: unknown cam_source plugin 'nothing_like_it'"), std::string::npos)
+      << errors[0];
+}
+
+}  // namespace
+}  // namespace tedloc

@@ -1,0 +1,95 @@
+// Experiment specs: structure errors with file and JSON path (or line and column), and the cells.
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "tedloc/host.hpp"
+#include "tedloc/spec.hpp"
+#include "tedloc/util.hpp"
+#include "test_support.hpp"
+
+namespace tedloc {
+namespace {
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+class Specs : public ::testing::Test {
+ protected:
+  void SetUp() override { host.scan(TEDLOC_TEST_PLUGIN_DIR "/good"); host.scan(TEDLOC_BUILD_DIR "/plugins"); }
+  PluginHost host;
+  testing::TempDir dir;
+};
+
+TEST_F(Specs, MalformedJsonGivesLineAndColumn) {
+  const std::string file = dir / "bad.json";
+  testing::write_file(file, "{\n  \"experiment\": \"x\",\n  \"base\": {\"task\": \"probe\",}\n}\n");
+  const std::string e = error_of([&] { load_spec(file); });
+  EXPECT_NE(e.find(file + ":3:"), std::string::npos) << e;
+  EXPECT_NE(e.find("malformed JSON"), std::string::npos) << e;
+}
+
+TEST_F(Specs, MissingFileIsNamed) {
+  const std::string e = error_of([&] { load_spec(dir / "absent.json"); });
+  EXPECT_NE(e.find("absent.json: cannot read"), std::string::npos) << e;
+}
+
+TEST_F(Specs, EmptyAxisIsRejected) {
+  const std::string e = error_of([&] {
+    parse_spec(R"({"experiment": "x", "base": {"task": "probe"}, "grid": {"epochs": []}})", "s.json");
+  });
+  EXPECT_EQ(e, "s.json: /grid/epochs: empty axis: it would give no cell at all");
+}
+
+TEST_F(Specs, StructureErrors) {
+  EXPECT_NE(error_of([&] { parse_spec(R"({"base": {}})", "s.json"); }).find("s.json: /experiment: missing"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] { parse_spec(R"({"experiment": "x", "seeds": [1, 1]})", "s.json"); })
+                .find("/seeds/1: duplicate seed"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] { parse_spec(R"({"experiment": "x", "grids": {}})", "s.json"); }).find("/grids: unknown key"),
+            std::string::npos);
+}
+
+TEST_F(Specs, ErrorsPointIntoTheGridOrTheBase) {
+  const Spec spec = parse_spec(R"({"experiment": "x", "base": {"task": "probe", "colour": 1},
+      "grid": {"value": [1, "two", 3], "cam": ["center_prior", "nonesuch"]}, "seeds": [0, 1]})",
+                               "s.json");
+  const std::string e = error_of([&] { expand_spec(spec, host); });
+  EXPECT_NE(e.find("s.json: /base/colour: unknown parameter 'colour'"), std::string::npos) << e;
+  EXPECT_NE(e.find("s.json: /grid/value/1: expected a number, got string \"two\""), std::string::npos) << e;
+  EXPECT_NE(e.find("s.json: /grid/cam/1/plugin: unknown cam_source plugin 'nonesuch'"), std::string::npos) << e;
+  // Each distinct error once, although it occurs in many cells.
+  EXPECT_EQ(e.find("/base/colour"), e.rfind("/base/colour")) << e;
+}
+
+TEST_F(Specs, CartesianProductTimesSeedsWithDistinctHashes) {
+  const Spec spec = parse_spec(R"({"experiment": "x", "base": {"task": "probe"},
+      "grid": {"value": [1, 2, 3], "mode": ["a", "b"]}, "seeds": [0, 7]})",
+                               "s.json");
+  const auto cells = expand_spec(spec, host);
+  ASSERT_EQ(cells.size(), 12u);
+  std::set<std::string> hashes;
+  for (const auto& c : cells) hashes.insert(c.hash);
+  EXPECT_EQ(hashes.size(), 12u);
+  EXPECT_EQ(cells[0].label, "value=1 mode=a seed=0");  // file order, last axis fastest
+  EXPECT_EQ(cells[1].label, "value=1 mode=b seed=0");
+  EXPECT_EQ(cells[11].label, "value=3 mode=b seed=7");
+  EXPECT_EQ(cells[11].resolved["seed"], 7);
+  EXPECT_EQ(cells[0].hash.size(), 64u);
+}
+
+TEST(Sha256, KnownVectors) {
+  EXPECT_EQ(sha256_hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  EXPECT_EQ(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(sha256_hex(std::string(1000, 'a')).substr(0, 16), "41edece42d63e8d9");
+}
+
+}  // namespace
+}  // namespace tedloc

@@ -1,0 +1,90 @@
+// The SQLite store on a real file: schema version, cells, claims, read-only queries.
+#include <gtest/gtest.h>
+
+#include "tedloc/error.hpp"
+#include "tedloc/store.hpp"
+#include "test_support.hpp"
+
+namespace tedloc {
+namespace {
+
+TEST(Store, CreatesTheLatestSchemaAndReopens) {
+  testing::TempDir dir;
+  {
+    Store store(dir / "a.db");
+    EXPECT_EQ(store.schema_version(), Store::latest_schema_version());
+    EXPECT_GE(Store::latest_schema_version(), 1);
+  }
+  Store again(dir / "a.db");
+  EXPECT_EQ(again.schema_version(), Store::latest_schema_version());
+  EXPECT_EQ(again.query("PRAGMA journal_mode").rows.at(0).at(0), "wal");
+}
+
+TEST(Store, RefusesANewerSchema) {
+  testing::TempDir dir;
+  { Store store(dir / "a.db"); }
+  { Store(dir / "a.db").query("SELECT 1"); }
+  // Bump user_version behind the store's back.
+  {
+    Store store(dir / "a.db");
+    (void)store;
+  }
+  std::string cmd = "sqlite3 '" + (dir / "a.db") + "' 'PRAGMA user_version = 99' 2>/dev/null";
+  if (std::system(cmd.c_str()) != 0) GTEST_SKIP() << "sqlite3 shell not installed";
+  try {
+    Store store(dir / "a.db");
+    FAIL() << "opened a newer schema";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("schema version 99 is newer"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Store, ClaimsEachCellOnceAndLinksSharedRuns) {
+  testing::TempDir dir;
+  Store store(dir / "a.db");
+  const auto a = store.upsert_experiment("a", "", "{}", "a.json");
+  const auto b = store.upsert_experiment("b", "", "{}", "b.json");
+  store.add_cells(a, {{"h1", "{}", "probe", 0, "x=1"}, {"h2", "{}", "probe", 0, "x=2"}});
+  store.add_cells(b, {{"h2", "{}", "probe", 0, "y"}});  // the same config in another experiment: one run
+  EXPECT_EQ(store.query("SELECT COUNT(*) FROM runs").rows[0][0], "2");
+  const WorkerId me = WorkerId::current();
+  auto first = store.claim_next(a, me, "rev", dir / "runs");
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->config_hash, "h1");
+  EXPECT_EQ(first->work_dir, (dir / "runs") + "/h1");
+  store.finish_run(first->id, "done", "", me);
+  auto second = store.claim_next(a, me, "rev", dir / "runs");
+  ASSERT_TRUE(second);
+  store.finish_run(second->id, "done", "", me);
+  EXPECT_FALSE(store.claim_next(a, me, "rev", dir / "runs"));
+  EXPECT_FALSE(store.claim_next(b, me, "rev", dir / "runs"));  // already done through experiment a
+  EXPECT_EQ(store.counts(b).done, 1);
+}
+
+TEST(Store, MetricsAreUpsertedNotDuplicated) {
+  testing::TempDir dir;
+  Store store(dir / "a.db");
+  const auto e = store.upsert_experiment("a", "", "{}", "");
+  store.add_cells(e, {{"h", "{}", "probe", 0, ""}});
+  const auto run = store.claim_next(e, WorkerId::current(), "", dir.path.string());
+  store.log_metric(run->id, "val", "acc", 1.0, 0);
+  store.log_metric(run->id, "val", "acc", 2.0, 0);
+  store.log_metric(run->id, "val", "acc", 3.0, -1);
+  store.log_metric(run->id, "val", "nan", std::nan(""), -1);
+  const auto rows = store.query("SELECT epoch, value FROM metrics WHERE name = 'acc' ORDER BY epoch").rows;
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0][1], "3.0");
+  EXPECT_EQ(rows[1][1], "2.0");
+  EXPECT_EQ(store.query("SELECT value FROM metrics WHERE name = 'nan'").rows[0][0], "NULL");
+}
+
+TEST(Store, QueryIsReadOnly) {
+  testing::TempDir dir;
+  Store store(dir / "a.db");
+  EXPECT_THROW(store.query("DELETE FROM runs"), InputError);
+  EXPECT_THROW(store.query("CREATE TABLE x (y)"), InputError);
+  EXPECT_EQ(store.query("SELECT 1 AS one").columns.at(0), "one");
+}
+
+}  // namespace
+}  // namespace tedloc
