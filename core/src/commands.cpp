@@ -146,6 +146,8 @@ int grid_command(const std::vector<std::string>& args, const std::string& argv0)
     return kExitOk;
   }
 
+  const auto db_folder = std::filesystem::path(grid.db_path).parent_path();
+  if (!db_folder.empty()) std::filesystem::create_directories(db_folder);
   const GridResult result = run_grid(spec, cells, *host, grid);
   if (!grid.worker_only) {
     const StatusCounts& c = result.counts;
