@@ -30,9 +30,12 @@ torch::Tensor resize_min_max(const torch::Tensor& maps, int64_t out_h, int64_t o
                       .squeeze(1);
   const auto flat = up.flatten(1);
   const auto lo = std::get<0>(flat.min(1, true)).unsqueeze(2);
-  const auto range = (std::get<0>(flat.max(1, true)).unsqueeze(2) - lo);
-  // A constant map has no extent to normalise: it becomes 0 everywhere rather than 0/0.
-  return torch::where(range > 0, (up - lo) / range.clamp_min(1e-30), torch::zeros_like(up));
+  const auto range = std::get<0>(flat.max(1, true)).unsqueeze(2) - lo;
+  // A constant map has no extent to normalise: it becomes 0 everywhere rather than rounding noise / noise.
+  // Constant is judged on the input, which interpolation has not yet touched.
+  const auto in_flat = maps.flatten(1);
+  const auto constant = (std::get<0>(in_flat.max(1, true)) == std::get<0>(in_flat.min(1, true))).unsqueeze(2);
+  return torch::where(constant, torch::zeros_like(up), (up - lo) / range.clamp_min(1e-30));
 }
 
 torch::Tensor localization_map(const torch::Tensor& g_logits, int64_t out_h, int64_t out_w) {

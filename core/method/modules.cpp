@@ -34,7 +34,9 @@ torch::Tensor DecoderImpl::forward(const torch::Tensor& tokens, int64_t grid_h, 
     throw InputError(fmt::format("decoder: tensor 'tokens' has shape {}, expected [B, {}x{}, {}]", shape_of(tokens),
                                  grid_h, grid_w, options.in_channels()));
   const auto x = tokens.transpose(1, 2).reshape({tokens.size(0), options.in_channels(), grid_h, grid_w});
-  return out_->forward(stages_->forward(proj_->forward(x)));
+  auto y = proj_->forward(x);
+  if (!stages_->is_empty()) y = stages_->forward(y);  // an empty Sequential refuses forward()
+  return out_->forward(y);
 }
 
 PatchHeadImpl::PatchHeadImpl(const PatchHeadOptions& o) : options(o) {

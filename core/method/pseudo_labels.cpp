@@ -63,10 +63,11 @@ torch::Tensor cam_to_grid(const torch::Tensor& cam, int64_t grid_h, int64_t grid
 Candidates candidate_cells(const torch::Tensor& cam, const CandidateOptions& options) {
   if (options.n_pos < 1 || options.n_neg < 1)
     throw InputError(fmt::format("pseudo-labels: n+ ({}) and n- ({}) must be >= 1", options.n_pos, options.n_neg));
-  const auto grid = cam_to_grid(cam, options.grid_h, options.grid_w).flatten().to(torch::kCPU);
+  const auto grid_map = cam_to_grid(cam, options.grid_h, options.grid_w).to(torch::kCPU);
+  const auto grid = grid_map.flatten();
   const int64_t N = grid.numel();
   Candidates c;
-  c.otsu = otsu_threshold(grid);
+  c.otsu = otsu_threshold(grid_map);
   // Stable sorts: equal values keep the cell order, so ties are broken the same way on every run.
   const auto by_high = std::get<1>(torch::sort(grid, /*stable=*/true, /*dim=*/0, /*descending=*/true));
   c.fg = by_high.slice(0, 0, std::min(options.n_pos, N)).clone();

@@ -18,13 +18,14 @@ struct AnchorResult {
 // Anchors as they are.
 AnchorResult identity_anchors(const torch::Tensor& A);
 
-// Gram-Schmidt by Householder QR, the paper's choice. The result depends on the class order.
+// Gram-Schmidt by Householder QR, the paper's choice. For K <= d the result depends on the class order.
 // K <= d: reduced QR of A^T = Q R (Q: d x K), anchors = Q^T: orthonormal rows. Signs are fixed so that
 //   diag(R) > 0, hence <anchor_k, t_k> = R_kk > 0: each anchor keeps a positive cosine with its source.
 // K > d: exact orthogonality is impossible. Reduced QR of A = Q R (Q: K x d), diag(R) > 0, anchors = rows of
 //   Q scaled by sqrt(K/d): a tight frame, anchors^T anchors = (K/d) I, mean squared row norm 1. Here
-//   anchors = sqrt(K/d) A R^-1 (a whitening of the embedding space); a positive cosine of every anchor with
-//   its source is then typical but not guaranteed.
+//   anchors = sqrt(K/d) A R^-1 with R^T R = A^T A (R is the Cholesky factor): a whitening of the embedding
+//   space, which does NOT depend on the class order; a positive cosine of every anchor with its source is
+//   typical but not guaranteed.
 // Throws InputError if A is not a finite 2-D matrix or its rank is below min(K, d) (e.g. duplicated classes).
 AnchorResult qr_anchors(const torch::Tensor& A);
 
