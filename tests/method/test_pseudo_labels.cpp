@@ -6,7 +6,9 @@
 #include <set>
 
 #include "tedloc/error.hpp"
+#include "python_oracle.hpp"
 #include "tedloc/method/pseudo_labels.hpp"
+#include "tedloc/method/text_encoder.hpp"
 
 using namespace tedloc::method;
 
@@ -79,6 +81,42 @@ TEST(Otsu, MatchesLoopsOnTheHistogramAndBruteForceOnTheValues) {
     EXPECT_GT(between_class_variance(cam, t), 0.995 * best);
     EXPECT_GT((cam > t).eq(cam > best_t).to(torch::kDouble).mean().item<double>(), 0.99);
   }
+}
+
+TEST(Otsu, SameAsScikitImage) {
+  if (!tedloc::test::python_has("skimage.filters")) GTEST_SKIP() << "python3-skimage is not installed";
+  // Random maps of several sizes and shapes (bimodal, skewed, uniform), stored as float32 .npy; skimage's
+  // threshold_otsu(map) (nbins = 256) written next to each.
+  const auto dir = std::filesystem::temp_directory_path() / fmt::format("tedloc_test_otsu_{}", ::getpid());
+  std::filesystem::create_directories(dir);
+  ASSERT_EQ(tedloc::test::run_python(fmt::format(R"(
+import numpy as np
+from skimage.filters import threshold_otsu
+rng = np.random.default_rng(0)
+for i in range(30):
+    h, w = rng.integers(4, 80, size=2)
+    kind = i % 3
+    if kind == 0:
+        m = rng.normal(0.25, 0.1, (h, w)); m[: h // 2, : w // 3] += rng.uniform(0.2, 0.6)
+    elif kind == 1:
+        m = rng.exponential(0.2, (h, w))
+    else:
+        m = rng.uniform(0, 1, (h, w))
+    m = m.astype(np.float32)
+    np.save("{0}/map%d.npy" % i, m)
+    open("{0}/otsu%d.txt" % i, "w").write(repr(float(threshold_otsu(m))))
+)", dir.string())), 0);
+  for (int i = 0; i < 30; ++i) {
+    SCOPED_TRACE(i);
+    const auto map = tedloc::method::load_anchors_npy((dir / fmt::format("map{}.npy", i)).string());
+    std::ifstream in(dir / fmt::format("otsu{}.txt", i));
+    double expected = 0;
+    in >> expected;
+    const double t = otsu_threshold(map);
+    EXPECT_NEAR(t, expected, 1e-6);
+    EXPECT_TRUE(torch::equal(map > t, map > expected));
+  }
+  std::filesystem::remove_all(dir);
 }
 
 TEST(Otsu, ConstantMapAndBadMaps) {

@@ -8,6 +8,7 @@
 #include <torch/torch.h>
 
 #include "tedloc/error.hpp"
+#include "python_oracle.hpp"
 #include "tedloc/method/text_encoder.hpp"
 
 using namespace tedloc::method;
@@ -97,6 +98,23 @@ TEST(NpyAnchors, ReadsFloat32AndFloat64FortranOrder) {
   EXPECT_TRUE(torch::equal(b, a));
   fs::remove(f32);
   fs::remove(f64);
+}
+
+TEST(NpyAnchors, ReadsWhatNumpyWrites) {
+  if (!tedloc::test::python_has("numpy")) GTEST_SKIP() << "python3-numpy is not installed";
+  const auto base = fs::temp_directory_path() / fmt::format("tedloc_test_method_{}_np", ::getpid());
+  ASSERT_EQ(tedloc::test::run_python(fmt::format(R"(
+import numpy as np
+a = np.arange(15, dtype=np.float64).reshape(3, 5) / 7
+np.save("{0}_c64.npy", a)
+np.save("{0}_f32.npy", np.asfortranarray(a.astype(np.float32)))
+)", base.string())), 0);
+  const auto expected = torch::arange(15, torch::kDouble).view({3, 5}).div(7).to(torch::kFloat);
+  for (const char* suffix : {"_c64.npy", "_f32.npy"}) {
+    const auto path = base.string() + suffix;
+    EXPECT_TRUE(torch::equal(load_anchors_npy(path), expected)) << path;
+    fs::remove(path);
+  }
 }
 
 TEST(NpyAnchors, MalformedFilesAreErrorsNamingTheFile) {
