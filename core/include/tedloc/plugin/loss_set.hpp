@@ -9,7 +9,7 @@ namespace tedloc {
 
 struct LossInputs {
   torch::Tensor z;         // [B, d, H, W] decoder embeddings z_p
-  torch::Tensor fg_prob;   // [B, H, W] g(z_p), FG probability of each cell
+  torch::Tensor g_logits;  // [B, H, W] logits of g: g(z_p) = sigmoid(g_logits_p), FG probability
   torch::Tensor anchors;   // [K, d] frozen text anchors t_k
   torch::Tensor labels;    // [B] int64 image labels y
   torch::Tensor fg_cells;  // [B, s] int64 flat cell indices of omega+ (sampled this step)
