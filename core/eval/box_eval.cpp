@@ -1,0 +1,443 @@
+#include "tedloc/eval/box_eval.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "tedloc/error.hpp"
+
+namespace tedloc::eval {
+
+std::vector<double> cam_thresholds(double interval) {
+  if (!(interval > 0 && interval <= 1)) throw InputError("cam curve interval must be in (0, 1]");
+  // np.arange's length ceil((stop - start) / step), values start + i * step.
+  const auto n = static_cast<std::size_t>(std::ceil(1.0 / interval));
+  std::vector<double> t(n);
+  for (std::size_t i = 0; i < n; ++i) t[i] = static_cast<double>(i) * interval;
+  return t;
+}
+
+QuantizedMap quantize_scoremap(const double* values, int height, int width, const std::string& name) {
+  if (height <= 0 || width <= 0) throw InputError(name + ": empty score map");
+  QuantizedMap q;
+  q.height = height;
+  q.width = width;
+  q.values.resize(static_cast<std::size_t>(height) * static_cast<std::size_t>(width));
+  for (std::size_t i = 0; i < q.values.size(); ++i) {
+    const double v = values[i];
+    if (!(v >= 0.0 && v <= 1.0))  // also rejects NaN
+      throw InputError(name + ": score map value " + std::to_string(v) + " at index " + std::to_string(i) +
+                       " is NaN or outside [0, 1]");
+    q.values[i] = static_cast<std::uint8_t>(v * 255.0);  // numpy's astype(uint8): truncation
+    q.max = std::max(q.max, q.values[i]);
+  }
+  return q;
+}
+
+QuantizedMap quantize_scoremap(const NpyArray& map, const std::string& name) {
+  if (map.shape.size() != 2) throw InputError(name + ": score map must be 2-D, got " +
+                                              std::to_string(map.shape.size()) + " dimensions");
+  if (map.shape[0] > 1 << 15 || map.shape[1] > 1 << 15) throw InputError(name + ": score map larger than 32768");
+  return quantize_scoremap(map.data.data(), static_cast<int>(map.shape[0]), static_cast<int>(map.shape[1]), name);
+}
+
+int threshold_level(double t, std::uint8_t max) { return static_cast<int>(t * static_cast<double>(max)); }
+
+double box_iou(const Box& a, const Box& b) {
+  const std::int64_t iw = std::max<std::int64_t>(0, std::int64_t{std::min(a.x1, b.x1)} - std::max(a.x0, b.x0) + 1);
+  const std::int64_t ih = std::max<std::int64_t>(0, std::int64_t{std::min(a.y1, b.y1)} - std::max(a.y0, b.y0) + 1);
+  const auto area = [](const Box& c) { return (std::int64_t{c.x1} - c.x0 + 1) * (std::int64_t{c.y1} - c.y0 + 1); };
+  const std::int64_t inter = iw * ih;
+  const std::int64_t denom = area(a) + area(b) - inter;
+  return denom <= 0 ? 0.0 : static_cast<double>(inter) / static_cast<double>(denom);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The sweep
+
+namespace {
+
+constexpr int kLevels = 256;
+// OpenCV's chain code directions: 0 right, then counter-clockwise (y grows downwards).
+constexpr int kDx[8] = {1, 1, 0, -1, -1, -1, 0, 1};
+constexpr int kDy[8] = {0, -1, -1, -1, 0, 1, 1, 1};
+
+double best_iou_against(const Box& box, const std::vector<Box>& gt) {
+  double best = 0;
+  for (const Box& g : gt) best = std::max(best, box_iou(box, g));
+  return best;
+}
+
+}  // namespace
+
+// Receives the boxes of each wanted level, from both passes.
+struct ContourSweep::LevelSink {
+  const std::vector<Box>* gt = nullptr;                     // best-IoU mode
+  std::vector<std::vector<Box>>* listing = nullptr;         // box-listing mode, per level
+  std::vector<double> best = std::vector<double>(kLevels, 0.0);
+  std::vector<int> count = std::vector<int>(kLevels, 0);
+
+  void add(int level, const std::vector<Box>& boxes) {
+    count[level] += static_cast<int>(boxes.size());
+    if (listing) (*listing)[level].insert((*listing)[level].end(), boxes.begin(), boxes.end());
+    if (gt)
+      for (const Box& b : boxes) best[level] = std::max(best[level], best_iou_against(b, *gt));
+  }
+};
+
+void ContourSweep::prepare(const QuantizedMap& map) {
+  w_ = map.width;
+  h_ = map.height;
+  wp_ = w_ + 2;
+  max_ = map.max;
+  const std::size_t n = static_cast<std::size_t>(wp_) * static_cast<std::size_t>(h_ + 2);
+  u_.assign(n, 0);
+  bucket_.assign(kLevels + 1, 0);
+  for (int y = 0; y < h_; ++y)
+    for (int x = 0; x < w_; ++x) {
+      const std::uint8_t v = map.values[static_cast<std::size_t>(y) * w_ + x];
+      u_[static_cast<std::size_t>(y + 1) * wp_ + x + 1] = v;
+      ++bucket_[v + 1];
+    }
+  for (int v = 0; v < kLevels; ++v) bucket_[v + 1] += bucket_[v];  // bucket_[v] = first slot of value v
+  order_.resize(static_cast<std::size_t>(w_) * h_);
+  std::vector<int> cursor(bucket_.begin(), bucket_.end() - 1);
+  for (int y = 1; y <= h_; ++y)
+    for (int x = 1; x <= w_; ++x) {
+      const int p = y * wp_ + x;
+      order_[cursor[u_[p]]++] = p;
+    }
+  for (auto* v : {&parent_, &size_, &x0_, &y0_, &x1_, &y1_, &start_, &root_pos_}) v->resize(n);
+  area2_.resize(n);
+  dirty_.resize(n);
+  outside_.resize(n);
+}
+
+void ContourSweep::reset_sets() {
+  for (int p = 0; p < static_cast<int>(parent_.size()); ++p) {
+    parent_[p] = p;
+    size_[p] = 1;
+    x0_[p] = x1_[p] = p % wp_;
+    y0_[p] = y1_[p] = p / wp_;
+    start_[p] = p;  // padded indices keep raster order
+    root_pos_[p] = -1;
+    dirty_[p] = 1;
+    outside_[p] = 0;
+  }
+  roots_.clear();
+}
+
+int ContourSweep::find(int p) {
+  while (parent_[p] != p) {
+    parent_[p] = parent_[parent_[p]];
+    p = parent_[p];
+  }
+  return p;
+}
+
+void ContourSweep::add_root(int p) {
+  root_pos_[p] = static_cast<int>(roots_.size());
+  roots_.push_back(p);
+}
+
+// Joins the sets of a and b (both live roots' members); the absorbed root leaves roots_.
+int ContourSweep::unite(int a, int b) {
+  int r = find(a), s = find(b);
+  if (r == s) return r;
+  if (size_[r] < size_[s]) std::swap(r, s);
+  parent_[s] = r;
+  size_[r] += size_[s];
+  x0_[r] = std::min(x0_[r], x0_[s]);
+  y0_[r] = std::min(y0_[r], y0_[s]);
+  x1_[r] = std::max(x1_[r], x1_[s]);
+  y1_[r] = std::max(y1_[r], y1_[s]);
+  start_[r] = std::min(start_[r], start_[s]);
+  outside_[r] |= outside_[s];
+  dirty_[r] = 1;
+  const int pos = root_pos_[s];
+  roots_[pos] = roots_.back();
+  root_pos_[roots_[pos]] = pos;
+  roots_.pop_back();
+  root_pos_[s] = -1;
+  return r;
+}
+
+// Twice the cv2.contourArea of the outer border that starts at `start` (a component's top-most, then
+// left-most pixel) in the binary image u > level: OpenCV's icvFetchContour followed step by step, the
+// shoelace sum taken over the visited pixel centres (CHAIN_APPROX_SIMPLE drops only collinear points).
+std::int64_t ContourSweep::outer_border_area2(int start, int level) const {
+  int delta[16];
+  for (int k = 0; k < 16; ++k) delta[k] = kDy[k & 7] * wp_ + kDx[k & 7];
+  const auto on = [&](int q) { return u_[q] > level; };
+
+  int s = 4;
+  const int first_end = 4;
+  int i1;
+  do {
+    s = (s - 1) & 7;
+    i1 = start + delta[s];
+  } while (!on(i1) && s != first_end);
+  if (s == first_end) return 0;  // an isolated pixel
+
+  const std::int64_t x0 = start % wp_, y0 = start / wp_;
+  std::int64_t x = x0, y = y0, px = x0, py = y0, acc = 0;
+  int i3 = start;
+  for (;;) {
+    int i4 = i3;
+    while (s < 15) {
+      i4 = i3 + delta[++s];
+      if (on(i4)) break;
+    }
+    s &= 7;
+    acc += px * y - py * x;  // the point i3 = (x, y) joins the polygon
+    px = x;
+    py = y;
+    if (i4 == start && i3 == i1) break;
+    i3 = i4;
+    x += kDx[s];
+    y += kDy[s];
+    s = (s + 4) & 7;
+  }
+  acc += px * y0 - py * x0;
+  return acc < 0 ? -acc : acc;
+}
+
+// Fg pass: levels from M - 1 down, adding the pixels with u == level + 1, 8-connectivity.
+void ContourSweep::sweep_components(const std::vector<bool>& wanted, bool multi_contour, LevelSink& sink) {
+  reset_sets();
+  static const int kN8[8][2] = {{-1, -1}, {0, -1}, {1, -1}, {-1, 0}, {1, 0}, {-1, 1}, {0, 1}, {1, 1}};
+  int lowest = kLevels;
+  for (int l = 0; l < kLevels; ++l)
+    if (wanted[l]) {
+      lowest = l;
+      break;
+    }
+  for (int level = static_cast<int>(max_) - 1; level >= lowest; --level) {
+    const int b = bucket_[level + 1], e = bucket_[level + 2];
+    for (int k = b; k < e; ++k) add_root(order_[k]);
+    for (int k = b; k < e; ++k) {
+      const int p = order_[k];
+      for (const auto& d : kN8) {
+        const int q = p + d[1] * wp_ + d[0];
+        if (u_[q] > level) unite(p, q);
+      }
+    }
+    if (!wanted[level]) continue;
+
+    level_boxes_.clear();
+    const auto box_of = [&](int r) {
+      return Box{x0_[r] - 1, y0_[r] - 1, std::min(x1_[r], w_ - 1), std::min(y1_[r], h_ - 1)};
+    };
+    if (multi_contour) {
+      for (int r : roots_) level_boxes_.push_back(box_of(r));
+    } else if (!roots_.empty()) {
+      // The largest contour area; ties go to the last start pixel in raster order (OpenCV lists sibling
+      // borders in reverse discovery order, and a nested component never reaches its ancestor's area).
+      std::int64_t best = -1;
+      int winner = -1;
+      const auto consider = [&](int r) {
+        if (area2_[r] > best || (area2_[r] == best && start_[r] > start_[winner])) {
+          best = area2_[r];
+          winner = r;
+        }
+      };
+      const auto bound = [&](int r) {  // the polygon lies in the bounding box of the pixel centres
+        return 2 * std::int64_t{x1_[r] - x0_[r]} * (y1_[r] - y0_[r]);
+      };
+      candidates_.clear();
+      for (int r : roots_) {
+        if (dirty_[r]) candidates_.push_back(r);
+        else consider(r);
+      }
+      std::sort(candidates_.begin(), candidates_.end(), [&](int a, int c) { return bound(a) > bound(c); });
+      for (int r : candidates_) {
+        if (bound(r) < best) break;  // this and every later candidate is strictly smaller
+        area2_[r] = outer_border_area2(start_[r], level);
+        dirty_[r] = 0;
+        consider(r);
+      }
+      level_boxes_.push_back(box_of(winner));
+    }
+    sink.add(level, level_boxes_);
+  }
+}
+
+// Hole pass (multi-contour only): levels from 0 up, background u <= level grows, 4-connectivity. A background
+// region cut off from the zero frame is a hole; its border runs through the foreground pixels around it, so
+// its box is the region's bounding box grown by one pixel.
+void ContourSweep::sweep_holes(const std::vector<bool>& wanted, LevelSink& sink) {
+  reset_sets();
+  const int frame = 0;
+  const int n = static_cast<int>(parent_.size());
+  for (int p = 0; p < n; ++p) {
+    const int x = p % wp_, y = p / wp_;
+    if (x == 0 || y == 0 || x == wp_ - 1 || y == h_ + 1) parent_[p] = frame;
+  }
+  size_[frame] = 2 * (wp_ + h_);
+  outside_[frame] = 1;
+  add_root(frame);
+  int highest = -1;
+  for (int l = 0; l < kLevels; ++l)
+    if (wanted[l]) highest = l;
+  highest = std::min(highest, static_cast<int>(max_) - 1);
+  const int n4[4] = {-wp_, -1, 1, wp_};
+  for (int level = 0; level <= highest; ++level) {
+    const int b = bucket_[level], e = bucket_[level + 1];
+    for (int k = b; k < e; ++k) add_root(order_[k]);
+    for (int k = b; k < e; ++k) {
+      const int p = order_[k];
+      for (int d : n4)
+        if (u_[p + d] <= level) unite(p, p + d);
+    }
+    if (!wanted[level]) continue;
+    level_boxes_.clear();
+    for (int r : roots_)
+      if (!outside_[r])
+        level_boxes_.push_back(Box{x0_[r] - 2, y0_[r] - 2, std::min(x1_[r] + 1, w_ - 1), std::min(y1_[r] + 1, h_ - 1)});
+    sink.add(level, level_boxes_);
+  }
+}
+
+void ContourSweep::sweep(const QuantizedMap& map, const std::vector<double>& thresholds, bool multi_contour,
+                         LevelSink& sink) {
+  prepare(map);
+  std::vector<bool> wanted(kLevels, false);
+  for (double t : thresholds) {
+    const int level = threshold_level(t, map.max);
+    if (level < 0 || level >= kLevels) throw InputError("cam threshold " + std::to_string(t) + " outside [0, 1)");
+    wanted[level] = true;
+  }
+  sweep_components(wanted, multi_contour, sink);
+  if (multi_contour) sweep_holes(wanted, sink);
+}
+
+std::vector<std::vector<Box>> ContourSweep::boxes(const QuantizedMap& map, const std::vector<double>& thresholds,
+                                                  bool multi_contour) {
+  std::vector<std::vector<Box>> per_level(kLevels);
+  LevelSink sink;
+  sink.listing = &per_level;
+  sweep(map, thresholds, multi_contour, sink);
+  std::vector<std::vector<Box>> out;
+  for (double t : thresholds) {
+    const int level = threshold_level(t, map.max);
+    out.push_back(sink.count[level] == 0 ? std::vector<Box>{Box{}} : per_level[level]);
+  }
+  return out;
+}
+
+MapCurve ContourSweep::best_iou(const QuantizedMap& map, const std::vector<Box>& gt,
+                                const std::vector<double>& thresholds, bool multi_contour) {
+  LevelSink sink;
+  sink.gt = &gt;
+  sweep(map, thresholds, multi_contour, sink);
+  MapCurve curve;
+  const double fallback = best_iou_against(Box{}, gt);
+  for (double t : thresholds) {
+    const int level = threshold_level(t, map.max);
+    const bool none = sink.count[level] == 0;
+    curve.best_iou.push_back(none ? fallback : sink.best[level]);
+    curve.num_boxes.push_back(none ? 1 : sink.count[level]);
+  }
+  return curve;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Accumulation and summaries
+
+bool class_in_top_k(const std::vector<float>& scores, int label, int k) {
+  if (label < 0 || static_cast<std::size_t>(label) >= scores.size())
+    throw InputError("class label " + std::to_string(label) + " outside the " + std::to_string(scores.size()) +
+                     " class scores");
+  int ahead = 0;
+  for (int j = 0; j < static_cast<int>(scores.size()); ++j)
+    if (scores[j] > scores[label] || (scores[j] == scores[label] && j < label)) ++ahead;
+  return ahead < k;
+}
+
+BoxCurves make_box_curves(double interval, const std::vector<int>& iou_thresholds) {
+  BoxCurves c;
+  c.cam_thresholds = cam_thresholds(interval);
+  c.iou_thresholds = iou_thresholds;
+  c.num_correct.assign(iou_thresholds.size(), std::vector<std::int64_t>(c.cam_thresholds.size(), 0));
+  c.top1_loc.assign(c.cam_thresholds.size(), 0);
+  c.top5_loc.assign(c.cam_thresholds.size(), 0);
+  return c;
+}
+
+void accumulate(BoxCurves& curves, const MapCurve& map, const ClassHit* hit) {
+  const std::size_t n = curves.cam_thresholds.size();
+  if (map.best_iou.size() != n) throw std::logic_error("accumulate: curve length differs from the thresholds");
+  for (std::size_t d = 0; d < curves.iou_thresholds.size(); ++d) {
+    const double need = curves.iou_thresholds[d] / 100.0;
+    for (std::size_t i = 0; i < n; ++i) curves.num_correct[d][i] += map.best_iou[i] >= need ? 1 : 0;
+  }
+  ++curves.num_images;
+  if (!hit) return;
+  ++curves.num_classified;
+  curves.num_top1 += hit->top1;
+  curves.num_top5 += hit->top5;
+  for (std::size_t i = 0; i < n; ++i) {
+    const bool located = map.best_iou[i] >= 50 / 100.0;
+    curves.top1_loc[i] += located && hit->top1;
+    curves.top5_loc[i] += located && hit->top5;
+  }
+}
+
+void merge(BoxCurves& total, const BoxCurves& part) {
+  if (total.cam_thresholds != part.cam_thresholds || total.iou_thresholds != part.iou_thresholds)
+    throw std::logic_error("merge: curves with different thresholds");
+  for (std::size_t d = 0; d < total.num_correct.size(); ++d)
+    for (std::size_t i = 0; i < total.cam_thresholds.size(); ++i) total.num_correct[d][i] += part.num_correct[d][i];
+  for (std::size_t i = 0; i < total.cam_thresholds.size(); ++i) {
+    total.top1_loc[i] += part.top1_loc[i];
+    total.top5_loc[i] += part.top5_loc[i];
+  }
+  total.num_images += part.num_images;
+  total.num_classified += part.num_classified;
+  total.num_top1 += part.num_top1;
+  total.num_top5 += part.num_top5;
+}
+
+double percent(std::int64_t count, std::int64_t n) {
+  return n == 0 ? 0.0 : static_cast<double>(count) * 100.0 / static_cast<double>(n);
+}
+
+BoxSummary summarize(const BoxCurves& curves) {
+  BoxSummary s;
+  double sum = 0;
+  for (std::size_t d = 0; d < curves.iou_thresholds.size(); ++d) {
+    IouResult r;
+    r.iou = curves.iou_thresholds[d];
+    const auto& counts = curves.num_correct[d];
+    r.best_index = static_cast<std::size_t>(std::max_element(counts.begin(), counts.end()) - counts.begin());
+    r.max_box_acc = percent(counts[r.best_index], curves.num_images);
+    r.best_threshold = curves.cam_thresholds[r.best_index];
+    sum += r.max_box_acc;
+    s.per_iou.push_back(r);
+  }
+  s.mean = s.per_iou.empty() ? 0.0 : sum / static_cast<double>(s.per_iou.size());
+  return s;
+}
+
+std::size_t operating_index(const BoxCurves& curves) {
+  const auto it = std::find(curves.iou_thresholds.begin(), curves.iou_thresholds.end(), 50);
+  if (it == curves.iou_thresholds.end()) throw InputError("the operating cam threshold needs IoU threshold 50");
+  const auto& counts = curves.num_correct[static_cast<std::size_t>(it - curves.iou_thresholds.begin())];
+  return static_cast<std::size_t>(std::max_element(counts.begin(), counts.end()) - counts.begin());
+}
+
+LocalizationAt localization_at(const BoxCurves& curves, std::size_t index) {
+  LocalizationAt at;
+  at.index = index;
+  at.threshold = curves.cam_thresholds.at(index);
+  for (const auto& counts : curves.num_correct) at.box_acc.push_back(percent(counts[index], curves.num_images));
+  if (curves.num_classified == curves.num_images) {
+    at.top1_loc = percent(curves.top1_loc[index], curves.num_images);
+    at.top5_loc = percent(curves.top5_loc[index], curves.num_images);
+  }
+  return at;
+}
+
+double top1_cl_accuracy(const BoxCurves& curves) { return percent(curves.num_top1, curves.num_classified); }
+double top5_cl_accuracy(const BoxCurves& curves) { return percent(curves.num_top5, curves.num_classified); }
+
+}  // namespace tedloc::eval
