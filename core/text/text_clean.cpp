@@ -151,13 +151,17 @@ std::u32string clip_clean(std::u32string_view text) { return python_lower(whites
 
 namespace {
 
-// The pattern is compiled with IGNORECASE: literals compare by simple case folding.
+char32_t simple_fold(char32_t c) {
+  if (c < 0x80) return (c >= 'A' && c <= 'Z') ? c + 32 : c;
+  return static_cast<char32_t>(u_foldCase(static_cast<UChar32>(c), U_FOLD_CASE_DEFAULT));
+}
+
+// The pattern is compiled with IGNORECASE: literals compare by simple case folding (U+017F long s
+// matches 's').
 bool matches_ignorecase(std::u32string_view text, std::size_t pos, std::string_view literal) {
   if (text.size() - pos < literal.size()) return false;
-  for (std::size_t k = 0; k < literal.size(); ++k) {
-    const auto c = static_cast<UChar32>(text[pos + k]);
-    if (u_foldCase(c, U_FOLD_CASE_DEFAULT) != static_cast<UChar32>(literal[k])) return false;
-  }
+  for (std::size_t k = 0; k < literal.size(); ++k)
+    if (simple_fold(text[pos + k]) != static_cast<char32_t>(literal[k])) return false;
   return true;
 }
 
