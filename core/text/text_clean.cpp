@@ -112,12 +112,22 @@ std::u32string python_lower(std::u32string_view text) {
     U16_APPEND(units, n, 2, static_cast<UChar32>(c), error);
     utf16.append(reinterpret_cast<const char16_t*>(units), n);
   }
-  std::u16string lowered(utf16.size() * 3 + 1, u'\0');  // full mappings expand at most 3x
-  UErrorCode status = U_ZERO_ERROR;
-  const int32_t length =
-      u_strToLower(reinterpret_cast<UChar*>(lowered.data()), static_cast<int32_t>(lowered.size()),
-                   reinterpret_cast<const UChar*>(utf16.data()), static_cast<int32_t>(utf16.size()), "", &status);
-  if (U_FAILURE(status)) throw std::runtime_error(std::string("ICU u_strToLower failed: ") + u_errorName(status));
+  const auto to_lower = [&](std::u16string& lowered) {
+    UErrorCode status = U_ZERO_ERROR;
+    const int32_t length = u_strToLower(reinterpret_cast<UChar*>(lowered.data()), static_cast<int32_t>(lowered.size()),
+                                        reinterpret_cast<const UChar*>(utf16.data()),
+                                        static_cast<int32_t>(utf16.size()), "", &status);
+    if (status == U_BUFFER_OVERFLOW_ERROR) return length;
+    if (U_FAILURE(status)) throw std::runtime_error(std::string("ICU u_strToLower failed: ") + u_errorName(status));
+    lowered.resize(length);
+    return -1;
+  };
+  std::u16string lowered(utf16.size() + 8, u'\0');
+  if (const int32_t needed = to_lower(lowered); needed >= 0) {  // special casing made it longer
+    lowered.assign(needed, u'\0');
+    to_lower(lowered);
+  }
+  const auto length = static_cast<int32_t>(lowered.size());
   std::u32string out;
   out.reserve(length);
   for (int32_t i = 0; i < length;) {

@@ -63,6 +63,9 @@ TEST(PythonLower, FullUnicodeLowercasing) {
   EXPECT_EQ(python_lower("A Photo OF"), "a photo of");
   EXPECT_EQ(python_lower("\u00C0\u00C9\u00CE"), "\u00E0\u00E9\u00EE");
   EXPECT_EQ(python_lower("\u0130"), "i\u0307");                    // special casing: two code points
+  std::string many_dotted_i, expected;
+  for (int i = 0; i < 40; ++i) many_dotted_i += "\u0130", expected += "i\u0307";
+  EXPECT_EQ(python_lower(many_dotted_i), expected);  // the lowercase text is longer than its source
   EXPECT_EQ(python_lower("\u03A3\u0391\u03A3 \u039F\u0394\u039F\u03A3"), "\u03C3\u03B1\u03C2 \u03BF\u03B4\u03BF\u03C2");  // final sigma
   EXPECT_EQ(python_lower("\u01C5"), "\u01C6");                     // titlecase digraph
   EXPECT_EQ(python_lower("\u1E9E"), "\u00DF");                     // capital sharp s
