@@ -2,6 +2,8 @@
 // (html.unescape, str.strip, str.lower, the `regex` module's findall with CLIP's pattern).
 #include <gtest/gtest.h>
 
+#include <random>
+
 #include "tedloc/error.hpp"
 #include "tedloc/text/text_clean.hpp"
 
@@ -93,6 +95,33 @@ TEST(ClipPretokenize, ReferencePatternPieces) {
 TEST(TextClean, InvalidUtf8IsAnInputError) {
   EXPECT_THROW(clip_clean("\xFF"), InputError);
   EXPECT_THROW(clip_pretokenize("a\x80"), InputError);
+}
+
+// Property test (run under the asan preset too): random bytes and random mixes of the tricky pieces either
+// clean to valid UTF-8 or throw InputError, never anything else.
+TEST(TextClean, RandomInputCleansOrThrowsInputError) {
+  const std::vector<std::string> pieces = {"&", "&#", "&#x", "&#1", "9;", "&amp", ";", "&notit", "'", "s", "ll", "<|",
+                                           "endoftext", "|>", " ", "\u00A0", "\u0130", "\u03A3", "\u0345", "\U0001F600",
+                                           "\xC3", "\xA9", "\xF0\x9F", "\xED\xA0\x80", "A", "7", "\u00B2"};
+  std::mt19937 rng(1234);
+  int cleaned = 0, rejected = 0;
+  for (int round = 0; round < 20000; ++round) {
+    std::string text;
+    const int length = static_cast<int>(rng() % 16);
+    for (int k = 0; k < length; ++k) {
+      if (round % 2) text += pieces[rng() % pieces.size()];
+      else text += static_cast<char>(rng() % 256);
+    }
+    try {
+      const std::string clean = clip_clean(text);
+      EXPECT_NO_THROW(clip_pretokenize(clean)) << "cleaning produced invalid UTF-8";
+      ++cleaned;
+    } catch (const InputError&) {
+      ++rejected;
+    }
+  }
+  EXPECT_GT(cleaned, 1000);
+  EXPECT_GT(rejected, 1000);
 }
 
 }  // namespace
