@@ -305,3 +305,14 @@ TEST_F(ClipFiles, SafetensorsRoundTrip) {
     EXPECT_TRUE(torch::equal(back.tensors.at(k), v)) << k;
   }
 }
+
+TEST(Clip, FusedInferenceAttentionEqualsTheExplicitOne) {
+  // Without gradients the attention takes PyTorch's fused kernel; with them, the explicit softmax(q k^T) v.
+  auto model = load_clip(golden("weights.safetensors"));
+  const auto images = read_safetensors(golden("inputs.safetensors")).tensors.at("images");
+  const auto explicit_path = model->encode_image(images).detach();
+  torch::NoGradGuard no_grad;
+  const double diff = max_abs_diff(model->encode_image(images), explicit_path);
+  std::cout << "  fused vs explicit attention: max abs diff " << diff << "\n";
+  EXPECT_LE(diff, 2e-5);
+}
