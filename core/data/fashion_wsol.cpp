@@ -258,7 +258,8 @@ std::vector<SampleSpec> plan_split(int count, const ItemBank& bank, std::uint64_
 }
 
 // Smooth coloured noise: a base colour plus two octaves of bilinearly interpolated random lattices
-// (a shared luminance one and one per channel), plus fine pixel noise.
+// (a shared luminance one and one per channel). No per-pixel noise: it would only make the PNGs large
+// and slow to compress.
 Image background(int side, std::mt19937& rng) {
   auto lattice = [&](int cells, double amplitude) {
     std::vector<double> g(static_cast<size_t>(cells + 1) * (cells + 1));
@@ -285,7 +286,7 @@ Image background(int side, std::mt19937& rng) {
       const double u = (x + 0.5) / side, v = (y + 0.5) / side;
       const double lum = sample(coarse, 3, u, v) + sample(fine, 9, u, v);
       for (int c = 0; c < 3; ++c) {
-        const double value = base[c] + lum + sample(tint[c], 4, u, v) + uniform_int(rng, -6, 6);
+        const double value = base[c] + lum + sample(tint[c], 4, u, v);
         img.at(x, y, c) = static_cast<std::uint8_t>(std::clamp(std::lround(value), 0l, 255l));
       }
     }
@@ -370,13 +371,23 @@ class CanvasMaker {
     s.box = {x + local->x0, y + local->y0, x + local->x1, y + local->y1};
 
     // Distractors: blurred, low-contrast pieces (at most ~55% of each side) of other items, kept off the
-    // item's box so that the box stays exact; a fragment with no free place is dropped.
+    // item's box so that the box stays exact; a fragment with no free place is dropped. Pieces that cut
+    // through an item's outline (partly empty) are preferred: a piece from inside a garment is a plain
+    // rectangle, which a localizer would learn to ignore by shape alone.
     const int fragments = uniform_int(rng, 2, 4);
     for (int f = 0; f < fragments; ++f) {
       const Image source = bank_.procedural() ? procedural_item(uniform_int(rng, 0, 9), rng())
                                               : bank_.item(uniform_int(rng, 0, bank_.images.count - 1));
-      const int pw = uniform_int(rng, 8, 15), ph = uniform_int(rng, 8, 15);
-      const Image piece = crop(source, uniform_int(rng, 0, source.width - pw), uniform_int(rng, 0, source.height - ph), pw, ph);
+      Image piece;
+      for (int attempt = 0; attempt < 10; ++attempt) {
+        const int pw = uniform_int(rng, 9, 16), ph = uniform_int(rng, 9, 16);
+        piece = crop(source, uniform_int(rng, 0, source.width - pw), uniform_int(rng, 0, source.height - ph), pw, ph);
+        const double filled = static_cast<double>(std::count_if(piece.pixels.begin(), piece.pixels.end(),
+                                                                [](std::uint8_t p) { return p >= kAlphaFloor; })) /
+                              piece.pixels.size();
+        if (filled > 0.25 && filled < 0.75) break;
+      }
+      const int pw = piece.width, ph = piece.height;
       const double scale = side * uniform_real(rng, o_.min_scale, o_.max_scale) / source.width;
       const int w = std::max(1, static_cast<int>(std::lround(pw * scale)));
       const int h = std::max(1, static_cast<int>(std::lround(ph * scale)));

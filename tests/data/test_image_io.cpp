@@ -137,6 +137,9 @@ TEST(ImageIo, CorruptJpegHeaderNamesIt) {
   for (size_t i = 3; i < 200 && i < bytes.size(); ++i) bytes[i] = static_cast<std::uint8_t>(i * 13);
   write_bytes(dir / "c.jpg", bytes);
   expect_input_error_naming([&] { decode_image(dir / "c.jpg"); }, dir / "c.jpg");
+  // The failure must not spoil the thread's decoder for the next, good file.
+  write_jpeg(dir / "good.jpg", pattern(64, 64), 90);
+  EXPECT_EQ(decode_image(dir / "good.jpg").width, 64);
 }
 
 TEST(ImageIo, TruncatedPngNamesIt) {
