@@ -95,28 +95,36 @@ ResampleCoefficients bilinear_coefficients(int in_size, int out_size) {
   return c;
 }
 
-std::uint8_t clip8(std::int64_t acc) {
-  return static_cast<std::uint8_t>(std::clamp<std::int64_t>(acc >> kPrecisionBits, 0, 255));
+// PIL accumulates in int: weights are non-negative and sum to ~2^22, so 255 * 2^22 never overflows.
+std::uint8_t clip8(std::int32_t acc) { return static_cast<std::uint8_t>(std::clamp(acc >> kPrecisionBits, 0, 255)); }
+
+// The horizontal pass, for C interleaved channels known at compile time (one weight load per tap).
+template <int C>
+void resample_rows(const Image& in, const ResampleCoefficients& c, Image& out) {
+  for (int y = 0; y < in.height; ++y) {
+    const std::uint8_t* row = &in.pixels[static_cast<size_t>(y) * in.width * C];
+    std::uint8_t* dst = &out.pixels[static_cast<size_t>(y) * out.width * C];
+    for (int x = 0; x < out.width; ++x) {
+      const std::int32_t* w = &c.w[static_cast<size_t>(x) * c.taps];
+      const std::uint8_t* src = row + static_cast<size_t>(c.first[x]) * C;
+      std::int32_t acc[C];
+      for (int k = 0; k < C; ++k) acc[k] = 1 << (kPrecisionBits - 1);
+      for (int i = 0; i < c.count[x]; ++i)
+        for (int k = 0; k < C; ++k) acc[k] += src[i * C + k] * w[i];
+      for (int k = 0; k < C; ++k) dst[x * C + k] = clip8(acc[k]);
+    }
+  }
 }
 
-// One separable pass along x (stride = channels) or y (stride = row length).
 Image resample_horizontal(const Image& in, int width) {
   const ResampleCoefficients c = bilinear_coefficients(in.width, width);
   Image out(width, in.height, in.channels);
-  const int ch = in.channels;
-  for (int y = 0; y < in.height; ++y) {
-    const std::uint8_t* row = &in.pixels[static_cast<size_t>(y) * in.width * ch];
-    std::uint8_t* dst = &out.pixels[static_cast<size_t>(y) * width * ch];
-    for (int x = 0; x < width; ++x) {
-      const std::int32_t* w = &c.w[static_cast<size_t>(x) * c.taps];
-      const std::uint8_t* src = row + static_cast<size_t>(c.first[x]) * ch;
-      for (int k = 0; k < ch; ++k) {
-        std::int64_t acc = 1 << (kPrecisionBits - 1);
-        for (int i = 0; i < c.count[x]; ++i) acc += static_cast<std::int64_t>(src[i * ch + k]) * w[i];
-        dst[x * ch + k] = clip8(acc);
-      }
-    }
-  }
+  if (in.channels == 3)
+    resample_rows<3>(in, c, out);
+  else if (in.channels == 1)
+    resample_rows<1>(in, c, out);
+  else
+    throw std::invalid_argument("resize_bilinear: 1 or 3 channels expected");
   return out;
 }
 
@@ -124,13 +132,13 @@ Image resample_vertical(const Image& in, int height) {
   const ResampleCoefficients c = bilinear_coefficients(in.height, height);
   Image out(in.width, height, in.channels);
   const size_t row_len = static_cast<size_t>(in.width) * in.channels;
-  std::vector<std::int64_t> acc(row_len);
+  std::vector<std::int32_t> acc(row_len);
   for (int y = 0; y < height; ++y) {
-    std::fill(acc.begin(), acc.end(), std::int64_t{1} << (kPrecisionBits - 1));
+    std::fill(acc.begin(), acc.end(), 1 << (kPrecisionBits - 1));
     const std::int32_t* w = &c.w[static_cast<size_t>(y) * c.taps];
     for (int i = 0; i < c.count[y]; ++i) {
       const std::uint8_t* src = &in.pixels[static_cast<size_t>(c.first[y] + i) * row_len];
-      for (size_t j = 0; j < row_len; ++j) acc[j] += static_cast<std::int64_t>(src[j]) * w[i];
+      for (size_t j = 0; j < row_len; ++j) acc[j] += src[j] * w[i];
     }
     std::uint8_t* dst = &out.pixels[static_cast<size_t>(y) * row_len];
     for (size_t j = 0; j < row_len; ++j) dst[j] = clip8(acc[j]);
@@ -184,9 +192,11 @@ void to_normalised_chw(const Image& image, const std::array<float, 3>& mean, con
   if (image.channels != 3) throw std::invalid_argument("to_normalised_chw: RGB image expected");
   const size_t plane = static_cast<size_t>(image.width) * image.height;
   for (int c = 0; c < 3; ++c) {
+    // torchvision: x.float().div(255) then .sub_(mean).div_(std), all in float32; tabulated per level.
+    float table[256];
+    for (int v = 0; v < 256; ++v) table[v] = (static_cast<float>(v) / 255.f - mean[c]) / std[c];
     float* dst = out + c * plane;
-    // torchvision: x.float().div(255) then .sub_(mean).div_(std), all in float32.
-    for (size_t i = 0; i < plane; ++i) dst[i] = (static_cast<float>(image.pixels[3 * i + c]) / 255.f - mean[c]) / std[c];
+    for (size_t i = 0; i < plane; ++i) dst[i] = table[image.pixels[3 * i + c]];
   }
 }
 
