@@ -1,6 +1,6 @@
 #pragma once
 // Training-free dense CLIP features (vanilla, SCLIP, NACLIP) and CLIP-ES Grad-CAM, as free functions
-// over the native model. Each follows /work/shared/golden/clip/README.md (and the reference commits it
+// over the native model. Each follows the goldens' definitions (shared/golden/clip/README.md, and the reference commits it
 // names). Inputs: images [N, 3, H, W] already normalised; any H, W (the positional table is interpolated
 // with interpolate_positional_table). Patch outputs are [N, P, E] with patch p = i * gw + j.
 #include <torch/types.h>
