@@ -297,6 +297,36 @@ void Store::heartbeat(const WorkerId& me) {
       .bind(1, me.text).step();
 }
 
+std::int64_t Store::record_done_run(const std::string& experiment, const CellRecord& cell,
+                                    const std::vector<Metric>& metrics, const WorkerId& me,
+                                    const std::string& git_revision) {
+  return db_->transaction([&] {
+    db_->prepare("INSERT OR IGNORE INTO experiments (name, spec_json) VALUES (?1, '{}')").bind(1, experiment).step();
+    db_->prepare("INSERT OR IGNORE INTO runs (config_hash, config_json, task, seed) VALUES (?1, ?2, ?3, ?4)")
+        .bind(1, cell.config_hash).bind(2, cell.config_json).bind(3, cell.task).bind(4, cell.seed).step();
+    auto id_of = db_->prepare("SELECT id FROM runs WHERE config_hash = ?1");
+    id_of.bind(1, cell.config_hash).step();
+    const std::int64_t run = id_of.i64(0);
+    db_->prepare(
+           "UPDATE runs SET status = 'done', attempts = attempts + 1, worker = ?2, host = ?3, pid = ?4, device = 'cpu', "
+           "git_revision = ?5, started_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), "
+           "ended_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), error = NULL WHERE id = ?1")
+        .bind(1, run).bind(2, me.text).bind(3, me.host).bind(4, me.pid).bind(5, git_revision).step();
+    db_->prepare(
+           "INSERT OR IGNORE INTO experiment_runs (experiment_id, run_id, position, label) SELECT id, ?2, "
+           "(SELECT COUNT(*) FROM experiment_runs e JOIN experiments x ON x.id = e.experiment_id WHERE x.name = ?1), ?3 "
+           "FROM experiments WHERE name = ?1")
+        .bind(1, experiment).bind(2, run).bind(3, cell.label).step();
+    for (const auto& m : metrics) {
+      db_->prepare("INSERT OR REPLACE INTO metrics (run_id, split, name, epoch, value) VALUES (?1, ?2, ?3, -1, ?4)")
+          .bind(1, run).bind(2, m.split).bind(3, m.name).bind(4, m.value).step();
+    }
+    db_->prepare("INSERT INTO run_events (run_id, event, worker, message) VALUES (?1, 'done', ?2, 'recorded')")
+        .bind(1, run).bind(2, me.text).step();
+    return run;
+  });
+}
+
 void Store::log_metric(std::int64_t run, const std::string& split, const std::string& name, double value, int epoch) {
   db_->prepare("INSERT OR REPLACE INTO metrics (run_id, split, name, epoch, value) VALUES (?1, ?2, ?3, ?4, ?5)")
       .bind(1, run).bind(2, split).bind(3, name).bind(4, epoch).bind(5, value).step();

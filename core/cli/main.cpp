@@ -9,7 +9,11 @@
 #include <string>
 #include <vector>
 
+#include "tedloc/clip/clip_cli.hpp"
 #include "tedloc/commands.hpp"
+#include "tedloc/data/fashion_wsol.hpp"
+#include "tedloc/eval/eval_cli.hpp"
+#include "tedloc/text/tokenize_command.hpp"
 #include "tedloc/error.hpp"
 #include "tedloc/version.hpp"
 
@@ -19,6 +23,23 @@ struct Command {
   std::function<int(const std::vector<std::string>&)> run;
   const char* summary;
 };
+
+// `tedloc clip SUBCOMMAND ...`
+int clip_command(const std::vector<std::string>& args) {
+  const std::map<std::string, std::function<int(const std::vector<std::string>&)>> sub = {
+      {"tokenize", [](const std::vector<std::string>& a) { return tedloc::text::tokenize_command(a); }},
+      {"forward", tedloc::clip::clip_forward_command},
+  };
+  if (args.empty() || args[0] == "--help" || args[0] == "-h" || !sub.count(args[0])) {
+    std::printf(
+        "usage: tedloc clip tokenize --vocab FILE      text lines on stdin -> one JSON array of 77 ids per line\n"
+        "       tedloc clip forward --weights W --inputs IN.safetensors --out OUT.safetensors\n"
+        "(tedloc clip SUBCOMMAND --help for its options)\n");
+    return args.empty() || sub.count(args[0]) || args[0] == "--help" || args[0] == "-h" ? tedloc::kExitOk
+                                                                                         : tedloc::kExitUsage;
+  }
+  return sub.at(args[0])(std::vector<std::string>(args.begin() + 1, args.end()));
+}
 
 void usage(const std::map<std::string, Command>& commands) {
   std::printf("tedloc %s: the TeD-Loc workbench for weakly supervised object localization\n\n", tedloc::version());
@@ -38,6 +59,9 @@ int main(int argc, char** argv) {
       {"runs", {tedloc::runs_command, "list runs and their fate"}},
       {"query", {tedloc::query_command, "run read-only SQL on the store"}},
       {"plugins", {tedloc::plugins_command, "list plugins, or --describe NAME"}},
+      {"eval", {tedloc::eval::eval_command, "MaxBoxAcc / MaxBoxAccV2 / PxAP of .npy score maps (the reference's protocol)"}},
+      {"data", {tedloc::data::data_command, "build a dataset: tedloc data fashion-wsol --out DIR"}},
+      {"clip", {clip_command, "CLIP: tokenize text, forward a checkpoint"}},
   };
   if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "help")) {
     usage(commands);

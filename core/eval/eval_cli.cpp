@@ -1,5 +1,11 @@
 #include "tedloc/eval/eval_cli.hpp"
 
+#include <filesystem>
+
+#include "tedloc/engine.hpp"
+#include "tedloc/store.hpp"
+#include "tedloc/util.hpp"
+
 #include <unistd.h>
 
 #include <atomic>
@@ -153,6 +159,34 @@ nlohmann::json evaluate_scoremaps(const EvalOptions& options) {
   return split.kind == LocalizationKind::kMasks ? evaluate_masks(options, split) : evaluate_boxes(options, split);
 }
 
+// Stores one evaluation as a done run: config = the options, metrics = every number of the result.
+void record_in_store(const std::string& db, const std::string& experiment, const EvalOptions& o,
+                     const nlohmann::json& result) {
+  namespace fs = std::filesystem;
+  const nlohmann::json config = {{"task", "eval"},
+                                 {"metadata", fs::absolute(o.metadata).lexically_normal().string()},
+                                 {"scoremaps", fs::absolute(o.scoremaps).lexically_normal().string()},
+                                 {"interval", o.interval},
+                                 {"multi_contour", o.multi_contour},
+                                 {"iou_thresholds", o.iou_thresholds},
+                                 {"seed", 0}};
+  std::vector<Store::Metric> metrics;
+  if (result.contains("pxap")) metrics.push_back({"eval", "pxap", result["pxap"].get<double>()});
+  if (result.contains("maxboxacc")) {
+    for (std::size_t i = 0; i < o.iou_thresholds.size(); ++i) {
+      const std::string iou = std::to_string(o.iou_thresholds[i]);
+      metrics.push_back({"eval", "maxboxacc_" + iou, result["maxboxacc"][i].get<double>()});
+      metrics.push_back({"eval", "best_threshold_" + iou, result["best_threshold"][i].get<double>()});
+    }
+    metrics.push_back({"eval", o.multi_contour ? "maxboxacc_v2" : "maxboxacc_mean", result["maxboxacc_v2"].get<double>()});
+  }
+  const std::string text = config.dump();
+  const std::int64_t run = Store(db).record_done_run(
+      experiment, {sha256_hex(text), text, "eval", 0, fs::path(o.scoremaps).filename().string()}, metrics,
+      WorkerId::current(), git_revision());
+  std::cerr << "tedloc eval: recorded as run " << run << " of experiment '" << experiment << "' in " << db << "\n";
+}
+
 int eval_command(const std::vector<std::string>& args) {
   namespace po = boost::program_options;
   EvalOptions o;
@@ -168,7 +202,9 @@ int eval_command(const std::vector<std::string>& args) {
       ("iou", po::value(&iou)->default_value(iou), "IoU thresholds in percent, comma separated")
       ("json", "print one JSON object")
       ("mask-root", po::value(&o.mask_root), "mask splits: folder the localization.txt mask paths are relative to")
-      ("threads", po::value(&o.threads)->default_value(0), "worker threads (0: every core)");
+      ("threads", po::value(&o.threads)->default_value(0), "worker threads (0: every core)")
+      ("db", po::value<std::string>(), "also record the result as a done run in this SQLite store")
+      ("experiment", po::value<std::string>()->default_value("eval"), "the experiment the run is recorded under");
   po::variables_map vm;
   try {
     po::store(po::command_line_parser(args).options(desc).run(), vm);
@@ -191,6 +227,7 @@ int eval_command(const std::vector<std::string>& args) {
     const nlohmann::json r = evaluate_scoremaps(o);
     if (vm.count("json")) std::cout << r.dump() << "\n";
     else print_table(r, o);
+    if (vm.count("db")) record_in_store(vm["db"].as<std::string>(), vm["experiment"].as<std::string>(), o, r);
   } catch (const InputError& e) {
     std::cerr << "tedloc eval: " << e.what() << "\n";
     return kExitBadInput;

@@ -73,6 +73,14 @@ class Store {
   void set_device(std::int64_t run, const std::string& device);
   void finish_run(std::int64_t run, const std::string& status, const std::string& message, const WorkerId& me);
   void heartbeat(const WorkerId& me);
+  // Records a computation done outside the grid (e.g. `tedloc eval --db`) as a done run of `experiment`,
+  // with its metrics (split, name, value), in one transaction. A config seen before is updated in place.
+  struct Metric {
+    std::string split, name;
+    double value;
+  };
+  std::int64_t record_done_run(const std::string& experiment, const CellRecord& cell, const std::vector<Metric>& metrics,
+                               const WorkerId& me, const std::string& git_revision);
   void log_metric(std::int64_t run, const std::string& split, const std::string& name, double value, int epoch);
   void add_artifact(std::int64_t run, const std::string& kind, const std::string& path);
 

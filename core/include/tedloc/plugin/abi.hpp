@@ -12,6 +12,7 @@
 #include <variant>
 #include <vector>
 
+#include <ATen/core/Tensor.h>
 #include <c10/core/Device.h>
 
 #include "tedloc/params.hpp"
@@ -31,6 +32,8 @@ struct Task;
 struct PluginContext {
   c10::Device device = c10::Device(c10::kCPU);
   std::vector<std::string> class_names;  // the dataset's classes, in label order (may be empty)
+  at::Tensor class_embeddings;           // [K, d] L2-normalised text embeddings of the classes (before the
+                                         // anchor transform), when the task has them
   std::string work_dir;                  // a folder the plugin may write caches into
 };
 
