@@ -98,17 +98,27 @@ Image decode_png(const std::vector<std::uint8_t>& bytes, const std::string& name
   png.version = PNG_IMAGE_VERSION;
   if (!png_image_begin_read_from_memory(&png, bytes.data(), bytes.size()))
     fail(name, std::string("corrupt PNG (") + png.message + ")");
-  // Read with alpha when there is one and drop it ourselves: asking libpng for RGB would composite.
   const bool alpha = (png.format & PNG_FORMAT_FLAG_ALPHA) != 0;
+  Image out(static_cast<int>(png.width), static_cast<int>(png.height), 3);
+  const size_t n = static_cast<size_t>(out.width) * out.height;
+  if ((png.format & PNG_FORMAT_FLAG_LINEAR) && !alpha) {
+    // 16-bit: libpng would gamma-encode it to 8-bit sRGB; PIL (the reference) keeps the high byte.
+    png.format = PNG_FORMAT_LINEAR_RGB;
+    std::vector<png_uint_16> wide(PNG_IMAGE_SIZE(png) / sizeof(png_uint_16));
+    if (!png_image_finish_read(&png, nullptr, wide.data(), 0, nullptr))
+      fail(name, std::string("corrupt or truncated PNG (") + png.message + ")");
+    for (size_t i = 0; i < 3 * n; ++i) out.pixels[i] = static_cast<std::uint8_t>(wide[i] >> 8);
+    return out;
+  }
+  // Read with alpha when there is one and drop it ourselves: asking libpng for RGB would composite.
   png.format = alpha ? PNG_FORMAT_RGBA : PNG_FORMAT_RGB;
   std::vector<std::uint8_t> buffer(PNG_IMAGE_SIZE(png));
   if (!png_image_finish_read(&png, nullptr, buffer.data(), 0, nullptr))
     fail(name, std::string("corrupt or truncated PNG (") + png.message + ")");
-  Image out(static_cast<int>(png.width), static_cast<int>(png.height), 3);
   if (!alpha) {
     out.pixels = std::move(buffer);
   } else {
-    for (size_t i = 0, n = static_cast<size_t>(out.width) * out.height; i < n; ++i)
+    for (size_t i = 0; i < n; ++i)
       for (int c = 0; c < 3; ++c) out.pixels[3 * i + c] = buffer[4 * i + c];
   }
   return out;

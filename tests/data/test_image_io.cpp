@@ -83,6 +83,22 @@ TEST(ImageIo, PngAlphaIsDroppedNotComposited) {
   }
 }
 
+TEST(ImageIo, Png16BitKeepsTheHighByte) {
+  TempDir dir;
+  const int w = 5, h = 3;
+  std::vector<png_uint_16> rgb(w * h * 3);
+  for (size_t i = 0; i < rgb.size(); ++i) rgb[i] = static_cast<png_uint_16>(i * 4099 + 77);
+  png_image png;
+  std::memset(&png, 0, sizeof png);
+  png.version = PNG_IMAGE_VERSION;
+  png.width = w;
+  png.height = h;
+  png.format = PNG_FORMAT_LINEAR_RGB;
+  ASSERT_TRUE(png_image_write_to_file(&png, (dir / "wide.png").c_str(), 0, rgb.data(), 0, nullptr));
+  const Image back = decode_image(dir / "wide.png");
+  for (size_t i = 0; i < rgb.size(); ++i) ASSERT_EQ(back.pixels[i], rgb[i] >> 8) << i;
+}
+
 TEST(ImageIo, PngWriterIsDeterministic) {
   TempDir dir;
   write_png(dir / "a.png", pattern(30, 30));
