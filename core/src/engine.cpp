@@ -182,7 +182,8 @@ GridResult run_grid(const Spec& spec, const std::vector<Cell>& cells, const Plug
   if (!options.worker_only && !options.rerun.empty()) store.reset_runs(experiment, options.rerun);
 
   GridResult result;
-  const std::string work_root = options.work_root.empty() ? options.db_path + ".runs" : options.work_root;
+  const std::string work_root =
+      fs::absolute(options.work_root.empty() ? options.db_path + ".runs" : options.work_root).lexically_normal().string();
   g_stop = false;
   struct sigaction action {};
   action.sa_handler = on_signal;
@@ -207,8 +208,7 @@ GridResult run_grid(const Spec& spec, const std::vector<Cell>& cells, const Plug
       bar.update(now.done + now.diverged + now.failed, fmt::format("last: {} {}", fate, run->label));
     }
     const StatusCounts after = store.counts(experiment);
-    bar.update(after.done + after.diverged + after.failed);
-    bar.finish();
+    bar.finish(fmt::format("{} done, {} failed, {} diverged", after.done, after.failed, after.diverged));
   }
   for (pid_t child : children) {
     int child_status = 0;
