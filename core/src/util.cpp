@@ -84,7 +84,6 @@ void Progress::update(std::int64_t done, const std::string& extra) {
 
 void Progress::finish(const std::string& extra) {
   if (!extra.empty()) extra_ = extra;
-  done_ = std::max(done_, total_);
   finished_ = true;
   draw(true);
 }

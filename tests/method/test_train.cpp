@@ -1,0 +1,106 @@
+// TeD-Loc end to end through the grid engine: generated images on disk, the golden tiny CLIP as frozen
+// encoder, real plugins (.so) for the CAM, anchors and losses, a real SQLite store.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "tedloc/data/fashion_wsol.hpp"
+#include "tedloc/engine.hpp"
+#include "tedloc/host.hpp"
+#include "test_support.hpp"
+
+namespace tedloc {
+namespace {
+namespace fs = std::filesystem;
+
+class Train : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new testing::TempDir();
+    data::FashionWsolOptions o;
+    o.out_dir = *dir_ / "ds";
+    o.canvas = 64;
+    o.train = 48;
+    o.val = 16;
+    o.test = 16;
+    o.progress = false;
+    data::generate_fashion_wsol(o);
+    // Training must never read a train box: remove them.
+    fs::remove(*dir_ / "ds/metadata/FashionWSOL/train/localization.txt");
+  }
+  static void TearDownTestSuite() { delete dir_; }
+
+  nlohmann::json base(double lr, int epochs) const {
+    return {{"task", "tedloc"}, {"device", "cpu"}, {"threads", 1},
+            {"data", {{"metadata", *dir_ / "ds/metadata/FashionWSOL"}, {"images", *dir_ / "ds/images"}, {"size", 64},
+                      {"resize", 72}, {"threads", 1}}},
+            {"encoder", {{"weights", (testing::shared_dir() / "golden/clip/weights.safetensors").string()}}},
+            {"text", {{"dim", 32}}},
+            {"cam", "brightness"},
+            {"decoder", {{"width", 16}, {"stages", 1}}},
+            {"pseudo", {{"n_pos", 8}, {"n_neg", 20}, {"s", 4}}},
+            {"train", {{"epochs", epochs}, {"batch_size", 16}, {"lr", lr}}},
+            {"eval", {{"test_interval", 0.01}, {"latency_steps", 2}}},
+            {"output", {{"overlays", 2}}}};
+  }
+
+  GridResult run(const std::string& db, const nlohmann::json& config, const std::string& name) {
+    PluginHost host;
+    host.scan(std::string(TEDLOC_BUILD_DIR) + "/plugins");
+    const Spec spec = parse_spec(nlohmann::json{{"experiment", name}, {"base", config}}.dump(), name + ".json");
+    GridOptions options;
+    options.db_path = db;
+    options.progress = false;
+    return run_grid(spec, expand_spec(spec, host), host, options);
+  }
+
+  static std::string metric(Store& store, const std::string& split, const std::string& name, int epoch) {
+    const auto rows = store.query("SELECT value FROM metrics WHERE split = '" + split + "' AND name = '" + name +
+                                  "' AND epoch = " + std::to_string(epoch)).rows;
+    return rows.empty() ? "missing" : rows[0][0];
+  }
+
+  static testing::TempDir* dir_;
+};
+testing::TempDir* Train::dir_ = nullptr;
+
+TEST_F(Train, LossFallsMetricsAreStoredAndASeedRepeatsTheRun) {
+  const std::string db = *dir_ / "a.db";
+  const GridResult result = run(db, base(0.05, 3), "train");
+  ASSERT_EQ(result.counts.done, 1) << Store(db).runs().at(0).error;
+  Store store(db);
+  const double first = std::stod(metric(store, "train", "loss", 0));
+  const double last = std::stod(metric(store, "train", "loss", 2));
+  EXPECT_LT(last, first);
+  for (const char* name : {"maxboxacc_30", "maxboxacc_50", "maxboxacc_70", "maxboxacc_v2", "top1_loc", "top5_loc",
+                           "cl_top1", "dot_gt_maxboxacc_50", "dot_pred_maxboxacc_50"}) {
+    EXPECT_NE(metric(store, "test", name, -1), "missing") << name;
+  }
+  for (int epoch = 0; epoch < 3; ++epoch) {
+    EXPECT_NE(metric(store, "val", "maxboxacc_50", epoch), "missing");
+    EXPECT_NE(metric(store, "val", "cl_top1", epoch), "missing");
+  }
+  EXPECT_EQ(store.query("SELECT COUNT(*) FROM artifacts WHERE kind = 'overlay'").rows[0][0], "2");
+  EXPECT_EQ(store.query("SELECT path FROM artifacts WHERE kind = 'anchors_case'").rows[0][0], "qr_orthonormal");
+
+  // The same config and seed on CPU gives the same run twice.
+  const std::string db2 = *dir_ / "b.db";
+  ASSERT_EQ(run(db2, base(0.05, 3), "train").counts.done, 1);
+  Store again(db2);
+  for (const char* name : {"loss", "loss_kd", "loss_pcl", "loss_icl"}) {
+    EXPECT_EQ(metric(again, "train", name, 2), metric(store, "train", name, 2)) << name;
+  }
+  EXPECT_EQ(metric(again, "test", "maxboxacc_50", -1), metric(store, "test", "maxboxacc_50", -1));
+}
+
+TEST_F(Train, AnExplodingLossMarksTheRunDiverged) {
+  const std::string db = *dir_ / "nan.db";
+  const GridResult result = run(db, base(1e30, 2), "nan");
+  EXPECT_EQ(result.counts.diverged, 1);
+  Store store(db);
+  EXPECT_EQ(store.runs().at(0).status, "diverged");
+  EXPECT_NE(store.runs().at(0).error.find("loss is"), std::string::npos) << store.runs().at(0).error;
+}
+
+}  // namespace
+}  // namespace tedloc
