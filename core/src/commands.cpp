@@ -90,6 +90,8 @@ int grid_command(const std::vector<std::string>& args, const std::string& argv0)
       "jobs,j", po::value<int>()->default_value(1), "worker processes on this machine")(
       "rerun", po::value<std::vector<std::string>>()->composing(),
       "run cells in this state again: failed, diverged (repeatable)")(
+      "set", po::value<std::vector<std::string>>()->composing(),
+      "override the base config: dotted.path=VALUE (repeatable), e.g. --set data.images=/data/CUB/images")(
       "no-progress", "no progress bar")("worker", "internal: a child worker of --jobs");
   add_plugin_dir_option(options);
   po::positional_options_description positional;
@@ -126,7 +128,11 @@ int grid_command(const std::vector<std::string>& args, const std::string& argv0)
   }
 
   auto host = make_host(vm, !grid.worker_only);
-  const Spec spec = load_spec(spec_path);
+  Spec spec = load_spec(spec_path);
+  if (vm.count("set")) {
+    apply_overrides(spec, vm["set"].as<std::vector<std::string>>());
+    for (const auto& s : vm["set"].as<std::vector<std::string>>()) grid.child_argv.insert(grid.child_argv.end(), {"--set", s});
+  }
   const std::vector<Cell> cells = expand_spec(spec, *host);
 
   if (grid.dry_run) {

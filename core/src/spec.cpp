@@ -88,13 +88,22 @@ Spec parse_spec(const std::string& text, const std::string& file) {
     for (auto item = ordered.begin(); item != ordered.end(); ++item) {
       const auto it = grid.find(item.key());
       const std::string path = "/grid/" + it.key();
-      if (it.key().empty() || it.key().front() == '.' || it.key().back() == '.' ||
-          it.key().find("..") != std::string::npos) {
-        fail(path, "an axis is a dotted path into the config, e.g. \"train.lr\"");
+      if (!it.key().empty() && (it.key().front() == '.' || it.key().back() == '.' ||
+                                it.key().find("..") != std::string::npos)) {
+        fail(path, "an axis is a dotted path into the config, e.g. \"train.lr\" (or \"\" for whole variants)");
       }
       if (it.key() == "seed") fail(path, "seeds go in \"seeds\", not in the grid");
       if (!it.value().is_array()) fail(path, "expected a list of values");
       if (it.value().empty()) fail(path, "empty axis: it would give no cell at all");
+      if (it.key().empty()) {
+        for (std::size_t i = 0; i < it.value().size(); ++i) {
+          const json& v = it.value()[i];
+          if (!v.is_object() || !v.contains("name") || !v["name"].is_string()) {
+            fail(fmt::format("{}/{}", path, i), "a variant of the \"\" axis is an object with a \"name\" and the "
+                                               "config keys it sets");
+          }
+        }
+      }
       spec.axes.push_back({it.key(), it.value().get<std::vector<json>>()});
     }
   }
@@ -113,6 +122,22 @@ Spec parse_spec(const std::string& text, const std::string& file) {
   return spec;
 }
 
+void apply_overrides(Spec& spec, const std::vector<std::string>& overrides) {
+  for (const auto& item : overrides) {
+    const auto eq = item.find('=');
+    if (eq == std::string::npos || eq == 0) throw UsageError("--set " + item + ": expected dotted.path=VALUE");
+    const std::string value_text = item.substr(eq + 1);
+    json value;
+    try {
+      value = json::parse(value_text);
+    } catch (const json::parse_error&) {
+      value = value_text;  // a bare word or a path
+    }
+    set_dotted(spec.base, item.substr(0, eq), value);
+    spec.raw["base"] = spec.base;
+  }
+}
+
 std::string canonical_config(const json& resolved) { return resolved.dump(); }
 
 std::vector<Cell> expand_spec(const Spec& spec, const PluginHost& host) {
@@ -127,6 +152,13 @@ std::vector<Cell> expand_spec(const Spec& spec, const PluginHost& host) {
     const std::string path = error.substr(0, colon);
     const std::string reason = colon == std::string::npos ? error : error.substr(colon + 2);
     for (std::size_t a = 0; a < spec.axes.size(); ++a) {
+      if (spec.axes[a].path.empty()) {  // a variant: errors under the keys it sets come from it
+        const json& variant = spec.axes[a].values[choice[a]];
+        const std::string first = path.substr(1, path.find('/', 1) == std::string::npos ? std::string::npos
+                                                                                          : path.find('/', 1) - 1);
+        if (variant.contains(first)) return fmt::format("{}: /grid//{}{}: {}", spec.file, choice[a], path, reason);
+        continue;
+      }
       const std::string axis_ptr = json_path("", spec.axes[a].path);
       if (path == axis_ptr || path.rfind(axis_ptr + "/", 0) == 0) {
         return fmt::format("{}: /grid/{}/{}{}: {}", spec.file, spec.axes[a].path, choice[a],
@@ -152,6 +184,13 @@ std::vector<Cell> expand_spec(const Spec& spec, const PluginHost& host) {
     std::string label;
     for (std::size_t a = 0; a < spec.axes.size(); ++a) {
       const json& value = spec.axes[a].values[choice[a]];
+      if (spec.axes[a].path.empty()) {
+        json variant = value;
+        label += fmt::format("variant={} ", variant["name"].get<std::string>());
+        variant.erase("name");
+        config.merge_patch(variant);
+        continue;
+      }
       set_dotted(config, spec.axes[a].path, value);
       label += fmt::format("{}={} ", spec.axes[a].path, value_text(value));
     }

@@ -85,6 +85,35 @@ TEST_F(Specs, CartesianProductTimesSeedsWithDistinctHashes) {
   EXPECT_EQ(cells[0].hash.size(), 64u);
 }
 
+TEST_F(Specs, VariantAxisMergesWholeConfigsAndLocatesErrors) {
+  const Spec spec = parse_spec(R"({"experiment": "x", "base": {"task": "probe", "epochs": 1},
+      "grid": {"": [{"name": "plain"}, {"name": "other", "mode": "b", "value": 2}, {"name": "bad", "epochz": 3}]}})",
+                               "s.json");
+  const std::string e = error_of([&] { expand_spec(spec, host); });
+  EXPECT_NE(e.find("s.json: /grid//2/epochz: unknown parameter 'epochz' (did you mean 'epochs'?)"), std::string::npos)
+      << e;
+  Spec good = spec;
+  good.axes[0].values.pop_back();
+  const auto cells = expand_spec(good, host);
+  ASSERT_EQ(cells.size(), 2u);
+  EXPECT_EQ(cells[1].label, "variant=other seed=0");
+  EXPECT_EQ(cells[1].resolved["mode"], "b");
+  EXPECT_EQ(cells[1].resolved["epochs"], 1);
+  EXPECT_NE(error_of([&] { parse_spec(R"({"experiment": "x", "grid": {"": [{"mode": "b"}]}})", "s.json"); })
+                .find("/grid//0: a variant"),
+            std::string::npos);
+}
+
+TEST_F(Specs, OverridesSetDottedPathsInTheBase) {
+  Spec spec = parse_spec(R"({"experiment": "x", "base": {"task": "probe"}})", "s.json");
+  apply_overrides(spec, {"value=2.5", "cam.plugin=brightness", "mode=\"c\""});
+  const auto cells = expand_spec(spec, host);
+  EXPECT_EQ(cells.at(0).resolved["value"], 2.5);
+  EXPECT_EQ(cells.at(0).resolved["cam"]["plugin"], "brightness");
+  EXPECT_EQ(cells.at(0).resolved["mode"], "c");
+  EXPECT_THROW(apply_overrides(spec, {"novalue"}), UsageError);
+}
+
 TEST(Sha256, KnownVectors) {
   EXPECT_EQ(sha256_hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
   EXPECT_EQ(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");

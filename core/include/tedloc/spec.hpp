@@ -10,6 +10,8 @@ namespace tedloc {
 
 class PluginHost;
 
+// An axis: a dotted path and its values; the path "" takes whole variants, objects {"name": N, ...keys}
+// merged into the base config (JSON merge patch), for cells that differ in more than one key (e.g. task).
 struct Axis {
   std::string path;                  // dotted path into the config, e.g. "loss.plugin"
   std::vector<nlohmann::json> values;
@@ -36,6 +38,10 @@ struct Cell {
 // "FILE: /json/path: reason" for a wrong structure.
 Spec load_spec(const std::string& file);
 Spec parse_spec(const std::string& text, const std::string& file);
+
+// Applies "dotted.path=VALUE" overrides to the base config (VALUE is JSON, or else a plain string), e.g.
+// --set data.images=/data/CUB/images. Throws UsageError for an item without '='.
+void apply_overrides(Spec& spec, const std::vector<std::string>& overrides);
 
 // The cells of a spec, each validated against the plugins' declared parameters. Every error of every
 // cell is reported at once (deduplicated), as "FILE: /base/...: reason" or "FILE: /grid/AXIS/I/...: reason".
