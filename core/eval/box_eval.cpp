@@ -214,33 +214,35 @@ std::int64_t ContourSweep::outer_border_area2(int start, int level) const {
 // so twice its area is 2 * n4 + n3; Gray's formula gives 4 * Euler number = n1 - n3 - 2 * nD (8-connectivity),
 // i.e. the component has holes iff it differs from 4.
 inline void ContourSweep::count_quads(int p) {
-  struct Quad {
+  struct Delta {
     int area2 = 0, euler4 = 0;
   };
-  static const std::array<Quad, 16> kQuad = [] {  // bits: top-left 1, top-right 2, bottom-left 4, bottom-right 8
-    std::array<Quad, 16> t{};
-    for (unsigned m = 0; m < 16; ++m) {
+  // Indexed by the lit 3x3 neighbourhood of p (bit 3 * row + column, p = bit 4 is off): the change of both sums
+  // over the four 2x2 windows holding p when p lights up.
+  static const std::array<Delta, 512> kDelta = [] {
+    const auto quad = [](unsigned m, bool euler) {  // window bits: top-left 1, top-right 2, bottom-left 4, bottom-right 8
       const int on = __builtin_popcount(m);
-      t[m].area2 = on == 4 ? 2 : on == 3 ? 1 : 0;
-      t[m].euler4 = on == 1 ? 1 : on == 3 ? -1 : (m == 0b1001 || m == 0b0110) ? -2 : 0;
-    }
+      if (!euler) return on == 4 ? 2 : on == 3 ? 1 : 0;
+      return on == 1 ? 1 : on == 3 ? -1 : (m == 0b1001 || m == 0b0110) ? -2 : 0;
+    };
+    std::array<Delta, 512> t{};
+    for (unsigned nb = 0; nb < 512; ++nb)
+      for (int r = 0; r < 2; ++r)
+        for (int c = 0; c < 2; ++c) {
+          const int k = 3 * r + c;
+          const unsigned before = ((nb >> k) & 1) | ((nb >> (k + 1)) & 1) << 1 | ((nb >> (k + 3)) & 1) << 2 |
+                                  ((nb >> (k + 4)) & 1) << 3;
+          const unsigned after = before | 1u << (3 - (2 * r + c));  // p is the opposite corner of each window
+          t[nb].area2 += quad(after, false) - quad(before, false);
+          t[nb].euler4 += quad(after, true) - quad(before, true);
+        }
     return t;
   }();
-  // The 3x3 neighbourhood of p, bit 3 * row + column; the window with top-left (r, c) takes bits
-  // (r, c), (r, c + 1), (r + 1, c), (r + 1, c + 1).
-  unsigned nb = 0;
-  for (int r = 0; r < 3; ++r)
-    for (int c = 0; c < 3; ++c) nb |= static_cast<unsigned>(lit_[p + (r - 1) * wp_ + c - 1]) << (3 * r + c);
-  std::int64_t darea = 0;
-  int deuler = 0;
-  for (int r = 0; r < 2; ++r)
-    for (int c = 0; c < 2; ++c) {
-      const int t = 3 * r + c;
-      const unsigned before = (nb >> t & 1) | (nb >> (t + 1) & 1) << 1 | (nb >> (t + 3) & 1) << 2 | (nb >> (t + 4) & 1) << 3;
-      const unsigned after = before | 1u << (3 - (2 * r + c));  // p is the opposite corner of each window
-      darea += kQuad[after].area2 - kQuad[before].area2;
-      deuler += kQuad[after].euler4 - kQuad[before].euler4;
-    }
+  const auto* l = reinterpret_cast<const std::uint8_t*>(lit_.data()) + p;
+  const unsigned nb = l[-wp_ - 1] | l[-wp_] << 1 | l[-wp_ + 1] << 2 | l[-1] << 3 | l[1] << 5 | l[wp_ - 1] << 6 |
+                      l[wp_] << 7 | l[wp_ + 1] << 8;
+  const std::int64_t darea = kDelta[nb & ~16u].area2;
+  const int deuler = kDelta[nb & ~16u].euler4;
   lit_[p] = 1;
   const int r = find(p);
   quad_area2_[r] += darea;
@@ -278,29 +280,33 @@ void ContourSweep::sweep_components(const std::vector<bool>& wanted, bool multi_
     } else if (!roots_.empty()) {
       // The largest contour area; ties go to the last start pixel in raster order (OpenCV lists sibling
       // borders in reverse discovery order, and a nested component never reaches its ancestor's area).
-      std::int64_t best = -1;
-      int winner = -1;
-      const auto consider = [&](int r) {
-        if (area2_[r] > best || (area2_[r] == best && start_[r] > start_[winner])) {
-          best = area2_[r];
-          winner = r;
-        }
-      };
-      const auto bound = [&](int r) {  // the polygon lies in the bounding box of the pixel centres
+      // Bounds on twice the area: a clean component keeps its cached area; a hole-free one has its bit-quad
+      // count; one with holes lies between that count (holes only add) and its pixel-centre bounding box.
+      const auto lower = [&](int r) { return dirty_[r] ? quad_area2_[r] : area2_[r]; };
+      const auto upper = [&](int r) {
+        if (!dirty_[r] || euler4_[r] == 4) return lower(r);
         return 2 * std::int64_t{x1_[r] - x0_[r]} * (y1_[r] - y0_[r]);
       };
+      std::int64_t floor = -1;
+      for (int r : roots_) floor = std::max(floor, lower(r));
       candidates_.clear();
-      for (int r : roots_) {
-        if (dirty_[r]) candidates_.push_back(r);
-        else consider(r);
-      }
-      std::sort(candidates_.begin(), candidates_.end(), [&](int a, int c) { return bound(a) > bound(c); });
-      for (int r : candidates_) {
-        if (bound(r) < best) break;  // this and every later candidate is strictly smaller
-        // Without holes the bit-quad count is the area; with holes, trace the border.
-        area2_[r] = euler4_[r] == 4 ? quad_area2_[r] : outer_border_area2(start_[r], level);
-        dirty_[r] = 0;
-        consider(r);
+      for (int r : roots_)
+        if (upper(r) >= floor) candidates_.push_back(r);  // the others are strictly smaller than some component
+      int winner = candidates_.front();
+      if (candidates_.size() > 1) {
+        std::int64_t best = -1;
+        for (int r : candidates_) {
+          if (dirty_[r]) {
+            area2_[r] = euler4_[r] == 4 ? quad_area2_[r] : outer_border_area2(start_[r], level);
+            dirty_[r] = 0;
+          }
+          // Ties go to the last start pixel in raster order (OpenCV lists sibling borders in reverse discovery
+          // order, and a nested component never reaches its ancestor's area).
+          if (area2_[r] > best || (area2_[r] == best && start_[r] > start_[winner])) {
+            best = area2_[r];
+            winner = r;
+          }
+        }
       }
       level_boxes_.push_back(box_of(winner));
     }
