@@ -1,6 +1,7 @@
 #include "tedloc/eval/box_eval.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 
 #include "tedloc/error.hpp"
@@ -108,25 +109,21 @@ void ContourSweep::prepare(const QuantizedMap& map) {
     }
   for (auto* v : {&parent_, &size_, &x0_, &y0_, &x1_, &y1_, &start_, &root_pos_}) v->resize(n);
   area2_.resize(n);
+  quad_area2_.resize(n);
+  euler4_.resize(n);
+  lit_.resize(n);
   dirty_.resize(n);
   outside_.resize(n);
 }
 
+// Only the per-pixel flags need clearing: a pixel's set fields are initialised when it is added (add_root).
 void ContourSweep::reset_sets() {
-  for (int p = 0; p < static_cast<int>(parent_.size()); ++p) {
-    parent_[p] = p;
-    size_[p] = 1;
-    x0_[p] = x1_[p] = p % wp_;
-    y0_[p] = y1_[p] = p / wp_;
-    start_[p] = p;  // padded indices keep raster order
-    root_pos_[p] = -1;
-    dirty_[p] = 1;
-    outside_[p] = 0;
-  }
+  std::fill(lit_.begin(), lit_.end(), 0);
   roots_.clear();
 }
 
-int ContourSweep::find(int p) {
+// inline: without it -fPIC code may not inline these hot helpers (semantic interposition).
+inline int ContourSweep::find(int p) {
   while (parent_[p] != p) {
     parent_[p] = parent_[parent_[p]];
     p = parent_[p];
@@ -134,14 +131,22 @@ int ContourSweep::find(int p) {
   return p;
 }
 
-void ContourSweep::add_root(int p) {
+inline void ContourSweep::add_root(int p) {
+  parent_[p] = p;
+  size_[p] = 1;
+  x0_[p] = x1_[p] = p % wp_;
+  y0_[p] = y1_[p] = p / wp_;
+  start_[p] = p;  // padded indices keep raster order
+  dirty_[p] = 1;
+  outside_[p] = 0;
+  quad_area2_[p] = 0;
+  euler4_[p] = 0;
   root_pos_[p] = static_cast<int>(roots_.size());
   roots_.push_back(p);
 }
 
-// Joins the sets of a and b (both live roots' members); the absorbed root leaves roots_.
-int ContourSweep::unite(int a, int b) {
-  int r = find(a), s = find(b);
+// Joins the sets of the roots r and s; the absorbed root leaves roots_. Returns the surviving root.
+inline int ContourSweep::unite(int r, int s) {
   if (r == s) return r;
   if (size_[r] < size_[s]) std::swap(r, s);
   parent_[s] = r;
@@ -152,6 +157,8 @@ int ContourSweep::unite(int a, int b) {
   y1_[r] = std::max(y1_[r], y1_[s]);
   start_[r] = std::min(start_[r], start_[s]);
   outside_[r] |= outside_[s];
+  quad_area2_[r] += quad_area2_[s];
+  euler4_[r] += euler4_[s];
   dirty_[r] = 1;
   const int pos = root_pos_[s];
   roots_[pos] = roots_.back();
@@ -201,10 +208,51 @@ std::int64_t ContourSweep::outer_border_area2(int start, int level) const {
   return acc < 0 ? -acc : acc;
 }
 
+// Lights pixel p and updates its component's bit-quad counts over the four 2x2 windows that contain p. All on
+// pixels of a window are 8-adjacent, so a window belongs to one component. For a component without holes the
+// outer border polygon (through pixel centres) covers exactly its full windows and half of each 3-pixel window,
+// so twice its area is 2 * n4 + n3; Gray's formula gives 4 * Euler number = n1 - n3 - 2 * nD (8-connectivity),
+// i.e. the component has holes iff it differs from 4.
+inline void ContourSweep::count_quads(int p) {
+  struct Delta {
+    int area2 = 0, euler4 = 0;
+  };
+  // Indexed by the lit 3x3 neighbourhood of p (bit 3 * row + column, p = bit 4 is off): the change of both sums
+  // over the four 2x2 windows holding p when p lights up.
+  static const std::array<Delta, 512> kDelta = [] {
+    const auto quad = [](unsigned m, bool euler) {  // window bits: top-left 1, top-right 2, bottom-left 4, bottom-right 8
+      const int on = __builtin_popcount(m);
+      if (!euler) return on == 4 ? 2 : on == 3 ? 1 : 0;
+      return on == 1 ? 1 : on == 3 ? -1 : (m == 0b1001 || m == 0b0110) ? -2 : 0;
+    };
+    std::array<Delta, 512> t{};
+    for (unsigned nb = 0; nb < 512; ++nb)
+      for (int r = 0; r < 2; ++r)
+        for (int c = 0; c < 2; ++c) {
+          const int k = 3 * r + c;
+          const unsigned before = ((nb >> k) & 1) | ((nb >> (k + 1)) & 1) << 1 | ((nb >> (k + 3)) & 1) << 2 |
+                                  ((nb >> (k + 4)) & 1) << 3;
+          const unsigned after = before | 1u << (3 - (2 * r + c));  // p is the opposite corner of each window
+          t[nb].area2 += quad(after, false) - quad(before, false);
+          t[nb].euler4 += quad(after, true) - quad(before, true);
+        }
+    return t;
+  }();
+  const auto* l = reinterpret_cast<const std::uint8_t*>(lit_.data()) + p;
+  const unsigned nb = l[-wp_ - 1] | l[-wp_] << 1 | l[-wp_ + 1] << 2 | l[-1] << 3 | l[1] << 5 | l[wp_ - 1] << 6 |
+                      l[wp_] << 7 | l[wp_ + 1] << 8;
+  const std::int64_t darea = kDelta[nb & ~16u].area2;
+  const int deuler = kDelta[nb & ~16u].euler4;
+  lit_[p] = 1;
+  const int r = find(p);
+  quad_area2_[r] += darea;
+  euler4_[r] += deuler;
+}
+
 // Fg pass: levels from M - 1 down, adding the pixels with u == level + 1, 8-connectivity.
 void ContourSweep::sweep_components(const std::vector<bool>& wanted, bool multi_contour, LevelSink& sink) {
   reset_sets();
-  static const int kN8[8][2] = {{-1, -1}, {0, -1}, {1, -1}, {-1, 0}, {1, 0}, {-1, 1}, {0, 1}, {1, 1}};
+  const int n8[8] = {-wp_ - 1, -wp_, -wp_ + 1, -1, 1, wp_ - 1, wp_, wp_ + 1};
   int lowest = kLevels;
   for (int l = 0; l < kLevels; ++l)
     if (wanted[l]) {
@@ -216,10 +264,10 @@ void ContourSweep::sweep_components(const std::vector<bool>& wanted, bool multi_
     for (int k = b; k < e; ++k) add_root(order_[k]);
     for (int k = b; k < e; ++k) {
       const int p = order_[k];
-      for (const auto& d : kN8) {
-        const int q = p + d[1] * wp_ + d[0];
-        if (u_[q] > level) unite(p, q);
-      }
+      int root = find(p);
+      for (int d : n8)
+        if (u_[p + d] > level) root = unite(root, find(p + d));
+      count_quads(p);
     }
     if (!wanted[level]) continue;
 
@@ -232,28 +280,33 @@ void ContourSweep::sweep_components(const std::vector<bool>& wanted, bool multi_
     } else if (!roots_.empty()) {
       // The largest contour area; ties go to the last start pixel in raster order (OpenCV lists sibling
       // borders in reverse discovery order, and a nested component never reaches its ancestor's area).
-      std::int64_t best = -1;
-      int winner = -1;
-      const auto consider = [&](int r) {
-        if (area2_[r] > best || (area2_[r] == best && start_[r] > start_[winner])) {
-          best = area2_[r];
-          winner = r;
-        }
-      };
-      const auto bound = [&](int r) {  // the polygon lies in the bounding box of the pixel centres
+      // Bounds on twice the area: a clean component keeps its cached area; a hole-free one has its bit-quad
+      // count; one with holes lies between that count (holes only add) and its pixel-centre bounding box.
+      const auto lower = [&](int r) { return dirty_[r] ? quad_area2_[r] : area2_[r]; };
+      const auto upper = [&](int r) {
+        if (!dirty_[r] || euler4_[r] == 4) return lower(r);
         return 2 * std::int64_t{x1_[r] - x0_[r]} * (y1_[r] - y0_[r]);
       };
+      std::int64_t floor = -1;
+      for (int r : roots_) floor = std::max(floor, lower(r));
       candidates_.clear();
-      for (int r : roots_) {
-        if (dirty_[r]) candidates_.push_back(r);
-        else consider(r);
-      }
-      std::sort(candidates_.begin(), candidates_.end(), [&](int a, int c) { return bound(a) > bound(c); });
-      for (int r : candidates_) {
-        if (bound(r) < best) break;  // this and every later candidate is strictly smaller
-        area2_[r] = outer_border_area2(start_[r], level);
-        dirty_[r] = 0;
-        consider(r);
+      for (int r : roots_)
+        if (upper(r) >= floor) candidates_.push_back(r);  // the others are strictly smaller than some component
+      int winner = candidates_.front();
+      if (candidates_.size() > 1) {
+        std::int64_t best = -1;
+        for (int r : candidates_) {
+          if (dirty_[r]) {
+            area2_[r] = euler4_[r] == 4 ? quad_area2_[r] : outer_border_area2(start_[r], level);
+            dirty_[r] = 0;
+          }
+          // Ties go to the last start pixel in raster order (OpenCV lists sibling borders in reverse discovery
+          // order, and a nested component never reaches its ancestor's area).
+          if (area2_[r] > best || (area2_[r] == best && start_[r] > start_[winner])) {
+            best = area2_[r];
+            winner = r;
+          }
+        }
       }
       level_boxes_.push_back(box_of(winner));
     }
@@ -272,9 +325,9 @@ void ContourSweep::sweep_holes(const std::vector<bool>& wanted, LevelSink& sink)
     const int x = p % wp_, y = p / wp_;
     if (x == 0 || y == 0 || x == wp_ - 1 || y == h_ + 1) parent_[p] = frame;
   }
+  add_root(frame);
   size_[frame] = 2 * (wp_ + h_);
   outside_[frame] = 1;
-  add_root(frame);
   int highest = -1;
   for (int l = 0; l < kLevels; ++l)
     if (wanted[l]) highest = l;
@@ -285,8 +338,9 @@ void ContourSweep::sweep_holes(const std::vector<bool>& wanted, LevelSink& sink)
     for (int k = b; k < e; ++k) add_root(order_[k]);
     for (int k = b; k < e; ++k) {
       const int p = order_[k];
+      int root = find(p);
       for (int d : n4)
-        if (u_[p + d] <= level) unite(p, p + d);
+        if (u_[p + d] <= level) root = unite(root, find(p + d));
     }
     if (!wanted[level]) continue;
     level_boxes_.clear();

@@ -69,6 +69,7 @@ class ContourSweep {
   void sweep_components(const std::vector<bool>& wanted, bool multi_contour, LevelSink& sink);
   void sweep_holes(const std::vector<bool>& wanted, LevelSink& sink);
   std::int64_t outer_border_area2(int start, int level) const;
+  void count_quads(int p);
 
   int w_ = 0, h_ = 0, wp_ = 0;             // map size; padded width
   std::uint8_t max_ = 0;
@@ -77,6 +78,9 @@ class ContourSweep {
   std::vector<int> bucket_;                // order_ offsets per value of u, 257 entries
   std::vector<int> parent_, size_, x0_, y0_, x1_, y1_, start_, root_pos_;
   std::vector<std::int64_t> area2_;        // cached twice the contour area, valid unless dirty
+  std::vector<std::int64_t> quad_area2_;   // per component: 2 * (full 2x2 windows) + (3-pixel windows)
+  std::vector<int> euler4_;                // per component: 4 * Euler number from Gray's bit-quad counts
+  std::vector<char> lit_;                  // pixel already added by the component sweep
   std::vector<char> dirty_, outside_;
   std::vector<int> roots_;                 // live components
   std::vector<Box> level_boxes_;
