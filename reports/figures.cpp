@@ -186,6 +186,7 @@ Image training_curves_figure(const Store& store, std::int64_t run, const std::st
   double best_epoch = -1;
   for (const auto& r : rows.rows) {
     const double value = std::stod(r[3]);
+    if (!std::isfinite(value)) continue;  // a diverged epoch: nothing to draw
     if (r[0] == "model") best_epoch = value;
     else (r[0] == "train" ? losses : accuracies)[r[1]][std::stoi(r[2])] = value;
   }

@@ -151,10 +151,13 @@ std::string cell_text(const Summary& s, int digits, int max_n, const std::string
 // The footnote: what a cell is, and which runs were not counted.
 std::string footnote(const Table& table) {
   const StatusCounts& c = table.counts;
-  std::string text = fmt::format(
-      "Mean ± sample std (n - 1) over seeds; (n=K) marks cells with fewer than {} seeds. Experiment '{}': {} of {} "
-      "runs done and counted; not counted: {} failed, {} diverged, {} pending",
-      table.max_n, table.spec.experiment, c.done, c.total(), c.failed, c.diverged, c.pending);
+  const bool partial = std::any_of(table.rows.begin(), table.rows.end(), [&](const TableRow& row) {
+    return std::any_of(row.cells.begin(), row.cells.end(), [&](const Summary& s) { return s.n > 0 && s.n < table.max_n; });
+  });
+  std::string text = fmt::format("Mean ± sample std (n - 1) over {} seeds{}. Experiment '{}': {} of {} runs done and "
+                                 "counted; not counted: {} failed, {} diverged, {} pending",
+                                 table.max_n, partial ? "; (n=K): a cell with only K" : "", table.spec.experiment,
+                                 c.done, c.total(), c.failed, c.diverged, c.pending);
   if (c.running) text += fmt::format(", {} running", c.running);
   if (c.interrupted) text += fmt::format(", {} interrupted", c.interrupted);
   text += ".";

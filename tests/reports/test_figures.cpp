@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <limits>
 #include <fmt/format.h>
 
 #include "fake_store.hpp"
@@ -85,6 +86,7 @@ TEST(Figures, WriteFiguresFromTheStore) {
     store.log_metric(run, "val", "maxboxacc_50", 40.0 + 10 * epoch - (epoch == 4 ? 25 : 0), epoch);
     store.log_metric(run, "val", "cl_top1", 30.0 + 12 * epoch, epoch);
   }
+  store.log_metric(run, "train", "loss_icl", std::numeric_limits<double>::infinity(), 5);  // diverged: not drawn
   store.add_artifact(run, "overlay", write_overlay(dir));
   store.add_artifact(run, "overlay", write_overlay(dir, "overlay2.json"));
 

@@ -41,7 +41,7 @@ TEST_F(Table2Fixture, MarkdownIsExact) {
             "| KD+PCL | 71.3 ± 1.0 |\n"
             "| KD+PCL+ICL | 81.0 ± 1.7 |\n"
             "\n"
-            "Mean ± sample std (n - 1) over seeds; (n=K) marks cells with fewer than 3 seeds. Experiment "
+            "Mean ± sample std (n - 1) over 3 seeds. Experiment "
             "'table2_loss_ablation': 9 of 11 runs done and counted; not counted: 1 failed, 0 diverged, 1 pending.\n");
 }
 
@@ -60,8 +60,8 @@ TEST_F(Table2Fixture, LatexIsExact) {
             "KD+PCL+ICL & 81.0 $\\pm$ 1.7 \\\\\n"
             "\\bottomrule\n"
             "\\end{tabular}\n"
-            "\\par\\smallskip{\\footnotesize Mean $\\pm$ sample std (n - 1) over seeds; (n=K) marks cells with fewer "
-            "than 3 seeds. Experiment 'table2\\_loss\\_ablation': 9 of 11 runs done and counted; not counted: 1 failed, "
+            "\\par\\smallskip{\\footnotesize Mean $\\pm$ sample std (n - 1) over 3 seeds. Experiment "
+            "'table2\\_loss\\_ablation': 9 of 11 runs done and counted; not counted: 1 failed, "
             "0 diverged, 1 pending.}\n"
             "\\end{table}\n");
 }
@@ -124,6 +124,7 @@ TEST_F(Table2Fixture, SpecFeatures) {
   EXPECT_EQ(table.rows[2].cells[2].n, 0);
   const std::string md = render(table, Format::Markdown);
   EXPECT_NE(md.find("| kd | 20.00 ± 14.14 (n=2) | 2.5 ± 1.0 | n/a |"), std::string::npos) << md;
+  EXPECT_NE(md.find("over 3 seeds; (n=K): a cell with only K."), std::string::npos) << md;
   EXPECT_NE(render(table, Format::Csv).find("kd,20,14.1421,2,2.5,1,3,,,0\n"), std::string::npos);
 }
 
