@@ -13,6 +13,7 @@
 #include "tedloc/commands.hpp"
 #include "tedloc/data/fashion_wsol.hpp"
 #include "tedloc/eval/eval_cli.hpp"
+#include "tedloc/reports/report.hpp"
 #include "tedloc/text/tokenize_command.hpp"
 #include "tedloc/error.hpp"
 #include "tedloc/version.hpp"
@@ -62,6 +63,7 @@ int main(int argc, char** argv) {
       {"eval", {tedloc::eval::eval_command, "MaxBoxAcc / MaxBoxAccV2 / PxAP of .npy score maps (the reference's protocol)"}},
       {"data", {tedloc::data::data_command, "build a dataset: tedloc data fashion-wsol --out DIR"}},
       {"clip", {clip_command, "CLIP: tokenize text, forward a checkpoint"}},
+      {"report", {tedloc::reports::report_command, "the paper's tables (md, latex, csv) and figures (PNG) from the store"}},
   };
   if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "help")) {
     usage(commands);
