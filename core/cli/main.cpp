@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "tedloc/clip/clip_cli.hpp"
+#include "tedloc/clip/mini_clip.hpp"
 #include "tedloc/commands.hpp"
 #include "tedloc/data/fashion_wsol.hpp"
 #include "tedloc/eval/eval_cli.hpp"
@@ -30,11 +31,13 @@ int clip_command(const std::vector<std::string>& args) {
   const std::map<std::string, std::function<int(const std::vector<std::string>&)>> sub = {
       {"tokenize", [](const std::vector<std::string>& a) { return tedloc::text::tokenize_command(a); }},
       {"forward", tedloc::clip::clip_forward_command},
+      {"train-mini", tedloc::clip::train_mini_clip_command},
   };
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || !sub.count(args[0])) {
     std::printf(
         "usage: tedloc clip tokenize --vocab FILE      text lines on stdin -> one JSON array of 77 ids per line\n"
         "       tedloc clip forward --weights W --inputs IN.safetensors --out OUT.safetensors\n"
+        "       tedloc clip train-mini --data DIR --out FILE.safetensors   train the embedded benchmark's mini-CLIP\n"
         "(tedloc clip SUBCOMMAND --help for its options)\n");
     return args.empty() || sub.count(args[0]) || args[0] == "--help" || args[0] == "-h" ? tedloc::kExitOk
                                                                                          : tedloc::kExitUsage;
