@@ -7,6 +7,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "tedloc/cli_options.hpp"
 #include "tedloc/error.hpp"
 #include "tedloc/reports/figures.hpp"
 #include "tedloc/reports/report.hpp"
@@ -16,22 +17,6 @@ namespace {
 
 namespace po = boost::program_options;
 namespace fs = std::filesystem;
-
-// Parses `args`; prints the usage and the options and returns false for --help.
-bool parse(const std::vector<std::string>& args, const po::options_description& options,
-           const po::positional_options_description& positional, po::variables_map& vm, const std::string& usage) {
-  try {
-    po::store(po::command_line_parser(args).options(options).positional(positional).run(), vm);
-    if (vm.count("help")) {
-      std::cout << usage << "\n\n" << options << "\n";
-      return false;
-    }
-    po::notify(vm);
-  } catch (const po::error& e) {
-    throw UsageError(std::string(e.what()) + " (see --help)");
-  }
-  return true;
-}
 
 // The store, which must exist already: a report never creates one.
 std::unique_ptr<Store> open_store(const std::string& path) {
@@ -72,7 +57,7 @@ int figures_command(const std::vector<std::string>& args) {
       "max-overlays", po::value<int>()->default_value(12), "overlay tiles per run")(
       "columns", po::value<int>()->default_value(4), "overlay tiles per row");
   po::variables_map vm;
-  if (!parse(args, options, {}, vm,
+  if (!parse_command_line(args, options, {}, vm,
              "usage: tedloc report figures --db FILE --out DIR [--experiment NAME]... [--classes A,B,...]\n\n"
              "Writes anchors_cosine.png (the anchors' cosine similarity before and after orthogonalisation),\n"
              "curves_EXPERIMENT_runID.png (per-epoch loss terms, val MaxBoxAcc and CL, best epoch marked) and\n"
@@ -105,7 +90,7 @@ int report_command(const std::vector<std::string>& args) {
   po::positional_options_description positional;
   positional.add("name", 1);
   po::variables_map vm;
-  if (!parse(args, options, positional, vm,
+  if (!parse_command_line(args, options, positional, vm,
              "usage: tedloc report NAME --db FILE [--format md|latex|csv] [--out FILE]\n"
              "       tedloc report --list\n"
              "       tedloc report figures --db FILE --out DIR   (see tedloc report figures --help)\n\n"

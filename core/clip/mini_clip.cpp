@@ -6,6 +6,7 @@
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <thread>
 
 #include <boost/program_options.hpp>
 #include <fmt/format.h>
@@ -195,7 +196,8 @@ MiniClipResult train_mini_clip(const MiniClipOptions& o) {
   data::ImageLoader train(records_of(train_split, class_names.size()), image_root, loader_options(canvas, true, o));
   data::ImageLoader val(records_of(val_split, class_names.size()), image_root, loader_options(canvas, false, o));
 
-  if (o.threads > 0) torch::set_num_threads(o.threads);
+  // Debian's LibTorch starts with one intra-op thread: default to every core.
+  torch::set_num_threads(o.threads > 0 ? o.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
   torch::manual_seed(o.seed);
   CLIP model(mini_clip_config(o, canvas));
   model->train();

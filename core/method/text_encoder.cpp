@@ -2,13 +2,11 @@
 
 #include <cctype>
 #include <cstdint>
-#include <cstring>
-#include <fstream>
-#include <regex>
 
 #include <torch/torch.h>
 
 #include "tedloc/error.hpp"
+#include "tedloc/eval/npy.hpp"
 
 namespace tedloc::method {
 namespace {
@@ -73,43 +71,17 @@ torch::Tensor ngram_text_embeddings(const std::vector<std::string>& class_names,
 }
 
 torch::Tensor load_anchors_npy(const std::string& path) {
-  auto fail = [&](const std::string& why) { return InputError(fmt::format("{}: {}", path, why)); };
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw fail("cannot open the file");
-  char magic[8] = {};
-  if (!in.read(magic, 8) || std::memcmp(magic, "\x93NUMPY", 6) != 0) throw fail("not a .npy file (bad magic)");
-  const int major = static_cast<unsigned char>(magic[6]);
-  uint32_t header_len = 0;
-  unsigned char len_bytes[4] = {};
-  const int len_size = major == 1 ? 2 : 4;
-  if (major < 1 || major > 3) throw fail(fmt::format("unsupported .npy version {}", major));
-  if (!in.read(reinterpret_cast<char*>(len_bytes), len_size)) throw fail("truncated header");
-  for (int i = len_size - 1; i >= 0; --i) header_len = (header_len << 8) | len_bytes[i];
-  if (header_len > (1u << 20)) throw fail("header too long");
-  std::string header(header_len, '\0');
-  if (!in.read(header.data(), header_len)) throw fail("truncated header");
-
-  std::smatch m;
-  if (!std::regex_search(header, m, std::regex(R"('descr'\s*:\s*'([<|=>]?)(f4|f8)')")))
-    throw fail("anchors must be float32 or float64 ('descr' '<f4' or '<f8'), header: " + header);
-  if (m[1] == ">") throw fail("big-endian arrays are not supported");
-  const bool f64 = m[2] == "f8";
-  const bool fortran = std::regex_search(header, std::regex(R"('fortran_order'\s*:\s*True)"));
-  if (!std::regex_search(header, m, std::regex(R"('shape'\s*:\s*\(\s*(\d+)\s*,\s*(\d+)\s*,?\s*\))")))
-    throw fail("anchors must be a 2-D array (K, d), header: " + header);
-  const int64_t K = std::stoll(m[1]), d = std::stoll(m[2]);
-  if (K < 1 || d < 1 || K > (1 << 24) || d > (1 << 24)) throw fail(fmt::format("bad shape ({}, {})", K, d));
-
-  const int64_t count = K * d;
-  auto t = torch::empty(fortran ? std::vector<int64_t>{d, K} : std::vector<int64_t>{K, d},
-                        f64 ? torch::kDouble : torch::kFloat);
-  const auto bytes = static_cast<std::streamsize>(count * (f64 ? 8 : 4));
-  if (!in.read(static_cast<char*>(t.data_ptr()), bytes))
-    throw fail(fmt::format("truncated data: expected {} bytes for shape ({}, {})", bytes, K, d));
-  if (in.peek() != std::char_traits<char>::eof()) throw fail("trailing bytes after the array data");
-  if (fortran) t = t.t();
-  t = t.to(torch::kFloat).contiguous();
-  if (!torch::isfinite(t).all().item<bool>()) throw fail("NaN or infinite anchor values");
+  const eval::NpyArray a = eval::read_npy(path);  // the one .npy parser: strict, names the file
+  if (a.shape.size() != 2 || a.shape[0] < 1 || a.shape[1] < 1) {
+    throw InputError(fmt::format("{}: anchors must be a 2-D array (K, d)", path));
+  }
+  if (a.dtype.size() < 2 || a.dtype[1] != 'f') {
+    throw InputError(fmt::format("{}: anchors must be float32 or float64, not {}", path, a.dtype));
+  }
+  const auto t = torch::tensor(a.data, torch::kDouble)
+                     .view({static_cast<int64_t>(a.shape[0]), static_cast<int64_t>(a.shape[1])})
+                     .to(torch::kFloat);
+  if (!torch::isfinite(t).all().item<bool>()) throw InputError(path + ": NaN or infinite anchor values");
   return t;
 }
 

@@ -181,9 +181,7 @@ torch::Tensor class_text_embeddings(const Params& p, const std::vector<std::stri
   } else {
     const std::string file = p.get<std::string>("text.file");
     if (file.size() > 4 && file.substr(file.size() - 4) == ".npy") {
-      const eval::NpyArray a = eval::read_npy(file);
-      if (a.shape.size() != 2) throw InputError(file + ": expected a K x d array");
-      t = torch::tensor(a.data, torch::kDouble).view({static_cast<int64_t>(a.shape[0]), static_cast<int64_t>(a.shape[1])});
+      t = load_anchors_npy(file);
     } else {
       const auto st = clip::read_safetensors(file);
       if (st.tensors.size() != 1) throw InputError(file + ": expected exactly one K x d tensor");

@@ -1,5 +1,7 @@
 #include "tedloc/commands.hpp"
 
+#include "tedloc/cli_options.hpp"
+
 #include <boost/program_options.hpp>
 #include <cstdio>
 #include <filesystem>
@@ -15,22 +17,6 @@ namespace po = boost::program_options;
 using nlohmann::json;
 
 namespace {
-
-// Parses `args` against `options` (+ positionals); prints help and returns false for --help.
-bool parse(const std::vector<std::string>& args, const po::options_description& options,
-           const po::positional_options_description& positional, po::variables_map& vm, const std::string& usage) {
-  try {
-    po::store(po::command_line_parser(args).options(options).positional(positional).run(), vm);
-    if (vm.count("help")) {
-      std::cout << usage << "\n\n" << options << "\n";
-      return false;
-    }
-    po::notify(vm);
-  } catch (const po::error& e) {
-    throw UsageError(std::string(e.what()) + " (see --help)");
-  }
-  return true;
-}
 
 void add_plugin_dir_option(po::options_description& options) {
   options.add_options()("plugin-dir", po::value<std::vector<std::string>>()->composing(),
@@ -80,6 +66,22 @@ void print_table(const std::vector<std::string>& columns, const std::vector<std:
 
 }  // namespace
 
+bool parse_command_line(const std::vector<std::string>& args, const po::options_description& options,
+                        const po::positional_options_description& positional, po::variables_map& vm,
+                        const std::string& usage) {
+  try {
+    po::store(po::command_line_parser(args).options(options).positional(positional).run(), vm);
+    if (vm.count("help")) {
+      std::cout << usage << "\n\n" << options << "\n";
+      return false;
+    }
+    po::notify(vm);
+  } catch (const po::error& e) {
+    throw UsageError(std::string(e.what()) + " (see --help)");
+  }
+  return true;
+}
+
 int grid_command(const std::vector<std::string>& args, const std::string& argv0) {
   po::options_description options("tedloc grid options");
   options.add_options()("help,h", "show this help")(
@@ -97,7 +99,7 @@ int grid_command(const std::vector<std::string>& args, const std::string& argv0)
   po::positional_options_description positional;
   positional.add("spec", 1);
   po::variables_map vm;
-  if (!parse(args, options, positional, vm,
+  if (!parse_command_line(args, options, positional, vm,
              "usage: tedloc grid SPEC.json [--db FILE] [--dry-run] [--jobs N] [--rerun failed]\n\n"
              "Runs every cell of an experiment grid (base config x axes x seeds) and records each run's fate\n"
              "and metrics in the store. Cells already done are skipped; runs whose process died are run again.\n"
@@ -178,7 +180,7 @@ int runs_command(const std::vector<std::string>& args) {
       "only runs in this state: pending, running, done, failed, diverged, interrupted")(
       "json", "one JSON object per line instead of a table");
   po::variables_map vm;
-  if (!parse(args, options, {}, vm, "usage: tedloc runs [--db FILE] [--experiment NAME] [--status S] [--json]")) {
+  if (!parse_command_line(args, options, {}, vm, "usage: tedloc runs [--db FILE] [--experiment NAME] [--status S] [--json]")) {
     return kExitOk;
   }
   const std::string db = vm["db"].as<std::string>();
@@ -213,7 +215,7 @@ int query_command(const std::vector<std::string>& args) {
   po::positional_options_description positional;
   positional.add("sql", 1);
   po::variables_map vm;
-  if (!parse(args, options, positional, vm,
+  if (!parse_command_line(args, options, positional, vm,
              "usage: tedloc query \"SQL\" [--db FILE] [--csv|--json]\n\nRuns SQL on a read-only connection. "
              "Tables: experiments, runs, experiment_runs, metrics, artifacts, run_events.")) {
     return kExitOk;
@@ -253,7 +255,7 @@ int plugins_command(const std::vector<std::string>& args) {
       "json", "machine-readable output");
   add_plugin_dir_option(options);
   po::variables_map vm;
-  if (!parse(args, options, {}, vm,
+  if (!parse_command_line(args, options, {}, vm,
              "usage: tedloc plugins [--describe NAME] [--plugin-dir DIR]... [--json]\n\n"
              "Lists the plugins found (kind, name, version, file) and any library that was refused.")) {
     return kExitOk;

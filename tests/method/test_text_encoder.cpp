@@ -1,4 +1,5 @@
 // The built-in n-gram text encoder and the .npy anchor loader.
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -96,8 +97,14 @@ TEST(NpyAnchors, ReadsFloat32AndFloat64FortranOrder) {
   const auto b = load_anchors_npy(f64.string());
   EXPECT_EQ(b.scalar_type(), torch::kFloat);
   EXPECT_TRUE(torch::equal(b, a));
+  // Big-endian data (numpy's '>f4') is byte-swapped on read.
+  std::string swapped = raw<float>({1, 2, 3, 4, 5, 6});
+  for (size_t i = 0; i < swapped.size(); i += 4) std::reverse(swapped.begin() + i, swapped.begin() + i + 4);
+  const auto big = write_npy("big", "{'descr': '>f4', 'fortran_order': False, 'shape': (2, 3), }", swapped);
+  EXPECT_TRUE(torch::equal(load_anchors_npy(big.string()), a));
   fs::remove(f32);
   fs::remove(f64);
+  fs::remove(big);
 }
 
 TEST(NpyAnchors, ReadsWhatNumpyWrites) {
@@ -125,7 +132,8 @@ TEST(NpyAnchors, MalformedFilesAreErrorsNamingTheFile) {
       {"short", write_npy("short", ok_dict, raw<float>({1, 2, 3, 4, 5}))},
       {"long", write_npy("long", ok_dict, raw<float>({1, 2, 3, 4, 5, 6, 7}))},
       {"nan", write_npy("nan", ok_dict, raw<float>({1, 2, 3, 4, 5, NAN}))},
-      {"big", write_npy("big", "{'descr': '>f4', 'fortran_order': False, 'shape': (2, 3), }", raw<float>({1, 2, 3, 4, 5, 6}))},
+      {"1d", write_npy("1d", "{'descr': '<f4', 'fortran_order': False, 'shape': (6,), }", raw<float>({1, 2, 3, 4, 5, 6}))},
+      {"empty", write_npy("empty", "{'descr': '<f4', 'fortran_order': False, 'shape': (0, 3), }", "")},
   };
   for (const auto& [what, path] : bad) {
     try {

@@ -22,7 +22,7 @@ struct MiniClipOptions {
   int layers = 3;
   int patch = 8;
   int embed_dim = 64;          // joint embedding width = the n-gram encoder's dim
-  int threads = 0;             // intra-op threads (0: LibTorch's default)
+  int threads = 0;             // intra-op threads (0: every core)
   std::uint64_t seed = 0;
   bool force = false;          // retrain even if `out` holds a model trained with the same options
   bool progress = true;
