@@ -6,6 +6,7 @@ target_sources(tedloc_core PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/src/host.cpp
   ${CMAKE_CURRENT_LIST_DIR}/src/spec.cpp
   ${CMAKE_CURRENT_LIST_DIR}/src/engine.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/src/device.cpp
   ${CMAKE_CURRENT_LIST_DIR}/src/tasks.cpp
   ${CMAKE_CURRENT_LIST_DIR}/src/commands.cpp
   ${PROJECT_SOURCE_DIR}/db/store.cpp

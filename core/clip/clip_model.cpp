@@ -9,6 +9,7 @@
 #include <torch/script.h>
 #include <torch/torch.h>
 
+#include "tedloc/device.hpp"
 #include "tedloc/error.hpp"
 
 namespace tedloc::clip {
@@ -48,7 +49,8 @@ torch::Tensor SelfAttentionImpl::merge(const torch::Tensor& per_head) {
 torch::Tensor SelfAttentionImpl::forward(const torch::Tensor& h, const torch::Tensor& mask) {
   // Without gradients or mask, PyTorch's fused inference kernel (what nn.MultiheadAttention(batch_first=True)
   // takes in eval mode) computes the same thing faster: one kernel for bias + scale + head split.
-  if (!torch::GradMode::is_enabled() && !mask.defined() && h.device().is_cpu())
+  // Not under autocast: that kernel is not on autocast's lists and would meet bfloat16 projections.
+  if (!torch::GradMode::is_enabled() && !mask.defined() && h.device().is_cpu() && !autocast_enabled(c10::DeviceType::CPU))
     return std::get<0>(at::_native_multi_head_attention(h, h, h, options.width(), options.heads(), in_proj_weight, in_proj_bias,
                                                         out_proj->weight, out_proj->bias, {}, /*need_weights=*/false));
   const auto [q, k, v] = project(h);

@@ -22,6 +22,9 @@ DecoderImpl::DecoderImpl(const DecoderOptions& o) : options(o) {
         nn::UpsampleOptions().scale_factor(std::vector<double>{2.0, 2.0}).mode(torch::kBilinear).align_corners(false)));
     // No conv bias before a norm: the norm's shift makes it redundant.
     stages_->push_back(nn::Conv2d(nn::Conv2dOptions(o.width(), o.width(), 3).padding(1).bias(!has_norm)));
+    // The norms compute in float32 whatever the autocast: CUDA's autocast does so by itself, the CPU's in
+    // LibTorch 1.13 passes bfloat16 on to kernels that then misread their float32 weights.
+    if (has_norm) stages_->push_back(nn::Functional([](const torch::Tensor& t) { return t.to(torch::kFloat); }));
     if (o.norm() == DecoderNorm::kBatch) stages_->push_back(nn::BatchNorm2d(o.width()));
     if (o.norm() == DecoderNorm::kGroup) stages_->push_back(nn::GroupNorm(nn::GroupNormOptions(o.groups(), o.width())));
     stages_->push_back(nn::ReLU());

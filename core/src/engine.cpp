@@ -16,11 +16,11 @@
 #include <fstream>
 #include <mutex>
 #include <thread>
-#include <torch/cuda.h>
 #include <torch/utils.h>
 
 #include "tedloc/error.hpp"
 #include "tedloc/host.hpp"
+#include "tedloc/device.hpp"
 #include "tedloc/util.hpp"
 
 extern char** environ;
@@ -69,14 +69,6 @@ class Heartbeat {
   bool done_ = false;
   std::thread thread_;
 };
-
-c10::Device resolve_device(const std::string& requested) {
-  if (requested == "cuda" || (requested == "auto" && torch::cuda::is_available())) {
-    if (!torch::cuda::is_available()) throw InputError("device \"cuda\" requested but CUDA is not available");
-    return c10::Device(c10::kCUDA);
-  }
-  return c10::Device(c10::kCPU);
-}
 
 std::vector<pid_t> spawn_children(const GridOptions& options) {
   std::vector<pid_t> children;
@@ -133,6 +125,7 @@ std::string execute(Store& store, const RunRecord& run, const PluginHost& host, 
     torch::manual_seed(static_cast<std::uint64_t>(ctx.seed));
 
     auto task = host.make<Task>(config.at("task").get<std::string>(), config, ctx.plugin);
+    const PrecisionScope precision(ctx.plugin.device, config.at("precision").get<std::string>());
     const RunOutcome outcome = task->run(ctx);
     if (outcome.status == RunStatus::Diverged) {
       status = "diverged";

@@ -355,6 +355,8 @@ json PluginHost::resolve_config(const json& config, std::vector<std::string>& er
       {"seed", ParamType::Int, 0, "random seed of the run"},
       {"device", ParamType::String, "auto", "cpu, cuda or auto (cuda when available)", false, {"cpu", "cuda", "auto"}},
       {"threads", ParamType::Int, 0, "intra-op threads (0: all cores)"},
+      {"precision", ParamType::String, "fp32", "fp32, or bf16 (autocast: matrix products and convolutions in bfloat16)",
+       false, {"fp32", "bf16"}},
   };
   json common_part = json::object();
   for (const auto& d : common) {

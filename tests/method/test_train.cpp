@@ -2,11 +2,16 @@
 // encoder, real plugins (.so) for the CAM, anchors and losses, a real SQLite store.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
+
+#include <torch/torch.h>
 
 #include "tedloc/data/fashion_wsol.hpp"
 #include "tedloc/engine.hpp"
+#include "tedloc/error.hpp"
 #include "tedloc/host.hpp"
+#include "tedloc/device.hpp"
 #include "test_support.hpp"
 
 namespace tedloc {
@@ -91,6 +96,36 @@ TEST_F(Train, LossFallsMetricsAreStoredAndASeedRepeatsTheRun) {
     EXPECT_EQ(metric(again, "train", name, 2), metric(store, "train", name, 2)) << name;
   }
   EXPECT_EQ(metric(again, "test", "maxboxacc_50", -1), metric(store, "test", "maxboxacc_50", -1));
+}
+
+TEST_F(Train, Bf16AutocastTrainsToTheEndWithOtherNumbers) {
+  nlohmann::json config = base(0.05, 1);
+  const std::string fp32_db = *dir_ / "fp32.db", bf16_db = *dir_ / "bf16.db";
+  ASSERT_EQ(run(fp32_db, config, "fp32").counts.done, 1);
+  config["precision"] = "bf16";
+  const GridResult result = run(bf16_db, config, "bf16");
+  ASSERT_EQ(result.counts.done, 1) << Store(bf16_db).runs().at(0).error;
+  Store fp32(fp32_db), bf16(bf16_db);
+  EXPECT_NE(metric(bf16, "test", "maxboxacc_50", -1), "missing");
+  const double loss = std::stod(metric(bf16, "train", "loss", 0));
+  EXPECT_TRUE(std::isfinite(loss));
+  // bfloat16 products round differently: the same run in fp32 gives other bits.
+  EXPECT_NE(metric(bf16, "train", "loss", 0), metric(fp32, "train", "loss", 0));
+}
+
+TEST(Precision, ScopeSwitchesAutocastAndRestoresIt) {
+  const auto a = torch::rand({4, 4}), b = torch::rand({4, 4});
+  {
+    const PrecisionScope scope(c10::Device(c10::kCPU), "bf16");
+    EXPECT_EQ(torch::mm(a, b).scalar_type(), torch::kBFloat16);
+    EXPECT_EQ((a + b).scalar_type(), torch::kFloat);  // not on autocast's lists
+    {
+      const PrecisionScope plain(c10::Device(c10::kCPU), "fp32");
+      EXPECT_EQ(torch::mm(a, b).scalar_type(), torch::kBFloat16);  // fp32 adds nothing, removes nothing
+    }
+  }
+  EXPECT_EQ(torch::mm(a, b).scalar_type(), torch::kFloat);
+  EXPECT_THROW(PrecisionScope(c10::Device(c10::kCPU), "fp16"), InputError);
 }
 
 TEST_F(Train, AnExplodingLossMarksTheRunDiverged) {
