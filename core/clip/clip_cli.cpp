@@ -11,6 +11,7 @@
 #include "tedloc/clip/clip_dense.hpp"
 #include "tedloc/clip/clip_model.hpp"
 #include "tedloc/clip/safetensors.hpp"
+#include "tedloc/device.hpp"
 #include "tedloc/error.hpp"
 
 namespace tedloc::clip {
@@ -20,6 +21,7 @@ namespace po = boost::program_options;
 
 struct ForwardOptions {
   std::string weights, inputs, out;
+  c10::Device device = c10::Device(c10::kCPU);
   double naclip_std = 5.0;
   int64_t zeroshot_templates = 80;
   int64_t clip_es_image = 0, clip_es_target = 0;
@@ -27,23 +29,24 @@ struct ForwardOptions {
 };
 
 // The input tensor NAME if present, checked for rank and kind (floating or integer).
-torch::Tensor input(const SafetensorsFile& in, const std::string& file, const std::string& name, int64_t rank, bool floating) {
+torch::Tensor input(const SafetensorsFile& in, const std::string& file, const std::string& name, int64_t rank, bool floating,
+                    c10::Device device) {
   auto it = in.tensors.find(name);
   if (it == in.tensors.end()) return {};
   const auto& t = it->second;
   if (t.dim() != rank || torch::isFloatingType(t.scalar_type()) != floating)
     throw InputError(fmt::format("{}: tensor '{}' has shape {} and dtype {}, expected {} dimensions of {} type", file, name,
                                  t.sizes(), c10::toString(t.scalar_type()), rank, floating ? "a floating" : "an integer"));
-  return floating ? t.to(torch::kFloat) : t.to(torch::kLong);
+  return (floating ? t.to(torch::kFloat) : t.to(torch::kLong)).to(device);
 }
 
 TensorMap compute_outputs(CLIP& model, const SafetensorsFile& in, const ForwardOptions& o) {
-  const auto images = input(in, o.inputs, "images", 4, true);
-  const auto token_ids = input(in, o.inputs, "token_ids", 2, false);
-  const auto rect = input(in, o.inputs, "images_rect", 4, true);
-  auto zeroshot_ids = in.tensors.count("zeroshot_token_ids") && in.tensors.at("zeroshot_token_ids").dim() == 3
-                          ? input(in, o.inputs, "zeroshot_token_ids", 3, false)
-                          : input(in, o.inputs, "zeroshot_token_ids", 2, false);
+  const auto images = input(in, o.inputs, "images", 4, true, o.device);
+  const auto token_ids = input(in, o.inputs, "token_ids", 2, false, o.device);
+  const auto rect = input(in, o.inputs, "images_rect", 4, true, o.device);
+  const int64_t zeroshot_rank =
+      in.tensors.count("zeroshot_token_ids") && in.tensors.at("zeroshot_token_ids").dim() == 3 ? 3 : 2;
+  auto zeroshot_ids = input(in, o.inputs, "zeroshot_token_ids", zeroshot_rank, false, o.device);
   if (!images.defined() && !token_ids.defined())
     throw InputError(fmt::format("{}: holds neither 'images' nor 'token_ids'", o.inputs));
 
@@ -85,11 +88,12 @@ TensorMap compute_outputs(CLIP& model, const SafetensorsFile& in, const ForwardO
       throw InputError(fmt::format("--clip-es-image {} / --clip-es-target {} outside {} images / {} texts", o.clip_es_image,
                                    o.clip_es_target, images.size(0), texts.size(0)));
     const auto cam = clip_es_gradcam(model, images.slice(0, o.clip_es_image, o.clip_es_image + 1), texts,
-                                     torch::full({1}, o.clip_es_target, torch::kLong));
+                                     torch::full({1}, o.clip_es_target, torch::TensorOptions(torch::kLong).device(o.device)));
     out["clip_es_probs"] = cam.probs;
     out["clip_es_gradcam_raw"] = cam.raw[0];
     out["clip_es_gradcam"] = cam.cam[0];
   }
+  for (auto& [name, t] : out) t = t.cpu();
   return out;
 }
 
@@ -100,6 +104,7 @@ std::string first_line(const std::string& s) { return s.substr(0, s.find('\n'));
 int clip_forward_command(const std::vector<std::string>& args) {
   ForwardOptions o;
   int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  std::string device = "cpu";
   po::options_description desc(
       "tedloc clip forward: run CLIP, SCLIP, NACLIP and CLIP-ES Grad-CAM on the tensors of a .safetensors file\n"
       "inputs: images [N,3,H,W] (normalised), token_ids [M,77]; optional zeroshot_token_ids, images_rect\n"
@@ -117,7 +122,8 @@ int clip_forward_command(const std::vector<std::string>& args) {
       ("clip-es-target", po::value(&o.clip_es_target)->default_value(0), "text index (class) for the CLIP-ES Grad-CAM")
       ("vision-heads", po::value(&o.heads.vision)->default_value(0), "vision head count (0: metadata, else width/64)")
       ("text-heads", po::value(&o.heads.text)->default_value(0), "text head count (0: metadata, else width/64)")
-      ("threads", po::value(&threads)->default_value(threads), "intra-op threads");
+      ("threads", po::value(&threads)->default_value(threads), "intra-op threads")
+      ("device", po::value(&device)->default_value(device), "cpu, cuda or auto (cuda when available)");
   po::variables_map vm;
   try {
     po::store(po::command_line_parser(args).options(desc).run(), vm);
@@ -133,7 +139,9 @@ int clip_forward_command(const std::vector<std::string>& args) {
   }
   try {
     at::set_num_threads(threads);  // Debian's LibTorch starts with one thread
+    o.device = resolve_device(device);
     auto model = load_clip(o.weights, o.heads);
+    model->to(o.device);
     const auto outputs = compute_outputs(model, read_safetensors(o.inputs), o);
     write_safetensors(o.out, outputs);
     std::cout << fmt::format("wrote {} tensors to {}\n", outputs.size(), o.out);

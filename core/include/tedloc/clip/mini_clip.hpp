@@ -23,6 +23,7 @@ struct MiniClipOptions {
   int patch = 8;
   int embed_dim = 64;          // joint embedding width = the n-gram encoder's dim
   int threads = 0;             // intra-op threads (0: every core)
+  std::string device = "auto"; // cpu, cuda or auto; results are deterministic on the CPU only
   std::uint64_t seed = 0;
   bool force = false;          // retrain even if `out` holds a model trained with the same options
   bool progress = true;
@@ -43,7 +44,7 @@ ClipConfig mini_clip_config(const MiniClipOptions& options, int64_t image_size);
 MiniClipResult train_mini_clip(const MiniClipOptions& options);
 
 // tedloc clip train-mini --data DIR --out FILE.safetensors [--epochs N] [--batch 64] [--lr] [--width 96]
-//   [--layers 3] [--patch 8] [--embed-dim 64] [--threads N] [--seed S] [--force]
+//   [--layers 3] [--patch 8] [--embed-dim 64] [--threads N] [--device D] [--seed S] [--force]
 // `args` = everything after `clip train-mini`. Returns an ExitCode (error.hpp).
 int train_mini_clip_command(const std::vector<std::string>& args);
 
