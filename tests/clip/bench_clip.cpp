@@ -6,11 +6,7 @@
 // Each figure is the best of its timed iterations (the machine is shared: the minimum is the least
 // disturbed measurement); the median is printed beside it. /proc/loadavg is printed before and after.
 #include <algorithm>
-#include <chrono>
-#include <cstdio>
-#include <fstream>
 #include <iostream>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -18,54 +14,25 @@
 #include <fmt/format.h>
 #include <torch/torch.h>
 
+#include "bench_support.hpp"
 #include "tedloc/clip/clip_model.hpp"
 
 namespace {
 
-std::string loadavg() {
-  std::ifstream in("/proc/loadavg");
-  std::string a, b, c;
-  in >> a >> b >> c;
-  return a + " " + b + " " + c;
-}
+using tedloc::bench::loadavg;
+using tedloc::bench::report;
 
 std::vector<double> time_cpp(tedloc::clip::VisionTransformer& vit, int64_t batch, int warmup, int iters) {
   c10::InferenceMode inference;
   const auto images = torch::randn({batch, 3, 224, 224});
-  std::vector<double> seconds;
-  for (int i = 0; i < warmup + iters; ++i) {
-    const auto start = std::chrono::steady_clock::now();
-    vit->forward(images);
-    if (i >= warmup) seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-  }
-  return seconds;
+  return tedloc::bench::time_calls(warmup, iters, [&] { vit->forward(images); });
 }
 
 std::vector<double> time_python(int64_t batch, int warmup, int iters, int threads, bool batch_first) {
   const std::string command = fmt::format("{} {}/tests/clip/bench_clip_vit.py --batch {} --iters {} --warmup {} --threads {}{}",
                                           TEDLOC_TORCH_PYTHON, TEDLOC_SOURCE_DIR, batch, iters, warmup, threads,
                                           batch_first ? " --batch-first" : "");
-  FILE* pipe = popen(command.c_str(), "r");
-  if (!pipe) throw std::runtime_error("cannot run " + command);
-  std::string output;
-  char buffer[4096];
-  while (fgets(buffer, sizeof buffer, pipe)) output += buffer;
-  if (pclose(pipe) != 0) throw std::runtime_error("failed: " + command + "\n" + output);
-  std::istringstream in(output);
-  std::string word;
-  in >> word;
-  std::vector<double> seconds;
-  for (double s; in >> s;) seconds.push_back(s);
-  if (word != "seconds" || seconds.size() != static_cast<size_t>(iters)) throw std::runtime_error("unexpected output: " + output);
-  return seconds;
-}
-
-void report(const std::string& what, int64_t batch, std::vector<double> seconds) {
-  std::sort(seconds.begin(), seconds.end());
-  const double best = seconds.front(), median = seconds[seconds.size() / 2];
-  std::cout << fmt::format("{:<44} batch {:>2}  {:8.3f} images/s (best of {}; median {:.3f})  {:.3f} s/iter\n", what, batch,
-                           batch / best, seconds.size(), batch / median, best)
-            << std::flush;
+  return tedloc::bench::numbers_after(tedloc::bench::run_command(command), "seconds", static_cast<size_t>(iters));
 }
 
 }  // namespace
