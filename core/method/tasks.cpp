@@ -113,8 +113,10 @@ void write_overlays(RunContext& ctx, const std::vector<Overlay>& overlays, doubl
     auto scale = [&](int v, int extent) { return static_cast<int>(std::lround(v * extent / 224.0)); };
     json gt = json::array();
     for (const auto& g : split.boxes.at(i)) gt.push_back({g.x0, g.y0, g.x1, g.y1});
-    const json record = {{"image", image_root + "/" + split.image_ids[i]},
-                         {"map", npy},
+    // Paths as the figures read them: relative ones from this JSON's folder, so the map by its name and the
+    // image (given relative to where the grid ran) absolute.
+    const json record = {{"image", fs::absolute(fs::path(image_root) / split.image_ids[i]).lexically_normal().string()},
+                         {"map", fs::path(npy).filename().string()},
                          {"gt_boxes", gt},
                          {"pred_box", {scale(box.x0, size.width), scale(box.y0, size.height), scale(box.x1, size.width),
                                        scale(box.y1, size.height)}},

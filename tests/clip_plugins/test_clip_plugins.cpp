@@ -197,6 +197,7 @@ TEST(MiniClip, TrainsSavesInOpenAiLayoutAndIsDeterministic) {
   o.batch = 16;
   o.width = 32;
   o.layers = 1;
+  o.patch = 8;
   o.embed_dim = 16;
   o.seed = 3;
   o.progress = false;
@@ -228,7 +229,7 @@ TEST(MiniClip, TrainsSavesInOpenAiLayoutAndIsDeterministic) {
 
   // The CLI with the same options finds the file and says so.
   const std::string command = fmt::format(
-      "{} clip train-mini --data {} --out {} --epochs 1 --batch 16 --width 32 --layers 1 --embed-dim 16 --seed 3 2>&1",
+      "{} clip train-mini --data {} --out {} --epochs 1 --batch 16 --width 32 --layers 1 --patch 8 --embed-dim 16 --seed 3 2>&1",
       testing::tedloc_exe(), o.data_dir, o.out);
   FILE* pipe = popen(command.c_str(), "r");
   ASSERT_NE(pipe, nullptr);
