@@ -89,6 +89,7 @@ void ContourSweep::prepare(const QuantizedMap& map) {
   w_ = map.width;
   h_ = map.height;
   wp_ = w_ + 2;
+  inv_wp_ = 1.0 / wp_;
   max_ = map.max;
   const std::size_t n = static_cast<std::size_t>(wp_) * static_cast<std::size_t>(h_ + 2);
   u_.assign(n, 0);
@@ -131,11 +132,20 @@ inline int ContourSweep::find(int p) {
   return p;
 }
 
+// p / wp_ by a multiplication (an integer division per pixel showed in profiles), corrected to be exact.
+inline int ContourSweep::row_of(int p) const {
+  int y = static_cast<int>(p * inv_wp_);
+  if (y * wp_ > p) --y;
+  else if ((y + 1) * wp_ <= p) ++y;
+  return y;
+}
+
 inline void ContourSweep::add_root(int p) {
+  const int y = row_of(p);
   parent_[p] = p;
   size_[p] = 1;
-  x0_[p] = x1_[p] = p % wp_;
-  y0_[p] = y1_[p] = p / wp_;
+  x0_[p] = x1_[p] = p - y * wp_;
+  y0_[p] = y1_[p] = y;
   start_[p] = p;  // padded indices keep raster order
   dirty_[p] = 1;
   outside_[p] = 0;
@@ -143,6 +153,20 @@ inline void ContourSweep::add_root(int p) {
   euler4_[p] = 0;
   root_pos_[p] = static_cast<int>(roots_.size());
   roots_.push_back(p);
+}
+
+// Adds pixel p to the component of `root`: most pixels join a neighbour's component, and this costs far less
+// than a singleton set and a union.
+inline void ContourSweep::attach(int p, int root) {
+  const int y = row_of(p), x = p - y * wp_;
+  parent_[p] = root;
+  ++size_[root];
+  x0_[root] = std::min(x0_[root], x);
+  y0_[root] = std::min(y0_[root], y);
+  x1_[root] = std::max(x1_[root], x);
+  y1_[root] = std::max(y1_[root], y);
+  start_[root] = std::min(start_[root], p);
+  dirty_[root] = 1;
 }
 
 // Joins the sets of the roots r and s; the absorbed root leaves roots_. Returns the surviving root.
@@ -213,7 +237,7 @@ std::int64_t ContourSweep::outer_border_area2(int start, int level) const {
 // outer border polygon (through pixel centres) covers exactly its full windows and half of each 3-pixel window,
 // so twice its area is 2 * n4 + n3; Gray's formula gives 4 * Euler number = n1 - n3 - 2 * nD (8-connectivity),
 // i.e. the component has holes iff it differs from 4.
-inline void ContourSweep::count_quads(int p) {
+inline void ContourSweep::count_quads(int p, int root, unsigned nb) {
   struct Delta {
     int area2 = 0, euler4 = 0;
   };
@@ -238,21 +262,24 @@ inline void ContourSweep::count_quads(int p) {
         }
     return t;
   }();
-  const auto* l = reinterpret_cast<const std::uint8_t*>(lit_.data()) + p;
-  const unsigned nb = l[-wp_ - 1] | l[-wp_] << 1 | l[-wp_ + 1] << 2 | l[-1] << 3 | l[1] << 5 | l[wp_ - 1] << 6 |
-                      l[wp_] << 7 | l[wp_ + 1] << 8;
   const std::int64_t darea = kDelta[nb & ~16u].area2;
   const int deuler = kDelta[nb & ~16u].euler4;
   lit_[p] = 1;
-  const int r = find(p);
-  quad_area2_[r] += darea;
-  euler4_[r] += deuler;
+  quad_area2_[root] += darea;
+  euler4_[root] += deuler;
+}
+
+// The lit 3x3 neighbourhood of p: bit 3 * row + column, p itself (bit 4) off.
+inline unsigned ContourSweep::lit_neighbours(int p) const {
+  const auto* l = reinterpret_cast<const std::uint8_t*>(lit_.data()) + p;
+  return l[-wp_ - 1] | l[-wp_] << 1 | l[-wp_ + 1] << 2 | l[-1] << 3 | l[1] << 5 | l[wp_ - 1] << 6 | l[wp_] << 7 |
+         l[wp_ + 1] << 8;
 }
 
 // Fg pass: levels from M - 1 down, adding the pixels with u == level + 1, 8-connectivity.
 void ContourSweep::sweep_components(const std::vector<bool>& wanted, bool multi_contour, LevelSink& sink) {
   reset_sets();
-  const int n8[8] = {-wp_ - 1, -wp_, -wp_ + 1, -1, 1, wp_ - 1, wp_, wp_ + 1};
+  const int n8[9] = {-wp_ - 1, -wp_, -wp_ + 1, -1, 0, 1, wp_ - 1, wp_, wp_ + 1};  // by lit_neighbours' bit
   int lowest = kLevels;
   for (int l = 0; l < kLevels; ++l)
     if (wanted[l]) {
@@ -260,14 +287,26 @@ void ContourSweep::sweep_components(const std::vector<bool>& wanted, bool multi_
       break;
     }
   for (int level = static_cast<int>(max_) - 1; level >= lowest; --level) {
+    // Pixels join in raster order within a level; a neighbour counts once it has joined, so by the end of the
+    // level the components are those of u > level.
     const int b = bucket_[level + 1], e = bucket_[level + 2];
-    for (int k = b; k < e; ++k) add_root(order_[k]);
     for (int k = b; k < e; ++k) {
       const int p = order_[k];
-      int root = find(p);
-      for (int d : n8)
-        if (u_[p + d] > level) root = unite(root, find(p + d));
-      count_quads(p);
+      const unsigned nb = lit_neighbours(p);
+      int root = -1;
+      for (unsigned m = nb; m != 0; m &= m - 1) {
+        const int q = p + n8[__builtin_ctz(m)];
+        if (parent_[q] == root) continue;  // most joined neighbours hang right under the root
+        const int rq = find(q);
+        root = root < 0 ? rq : unite(root, rq);
+      }
+      if (root < 0) {
+        add_root(p);
+        root = p;
+      } else {
+        attach(p, root);
+      }
+      count_quads(p, root, nb);  // lights p
     }
     if (!wanted[level]) continue;
 
@@ -323,7 +362,10 @@ void ContourSweep::sweep_holes(const std::vector<bool>& wanted, LevelSink& sink)
   const int n = static_cast<int>(parent_.size());
   for (int p = 0; p < n; ++p) {
     const int x = p % wp_, y = p / wp_;
-    if (x == 0 || y == 0 || x == wp_ - 1 || y == h_ + 1) parent_[p] = frame;
+    if (x == 0 || y == 0 || x == wp_ - 1 || y == h_ + 1) {
+      parent_[p] = frame;
+      lit_[p] = 1;  // here: joined the background
+    }
   }
   add_root(frame);
   size_[frame] = 2 * (wp_ + h_);
@@ -335,12 +377,22 @@ void ContourSweep::sweep_holes(const std::vector<bool>& wanted, LevelSink& sink)
   const int n4[4] = {-wp_, -1, 1, wp_};
   for (int level = 0; level <= highest; ++level) {
     const int b = bucket_[level], e = bucket_[level + 1];
-    for (int k = b; k < e; ++k) add_root(order_[k]);
     for (int k = b; k < e; ++k) {
       const int p = order_[k];
-      int root = find(p);
-      for (int d : n4)
-        if (u_[p + d] <= level) root = unite(root, find(p + d));
+      int root = -1;
+      for (int d : n4) {
+        const int q = p + d;
+        if (!lit_[q] || parent_[q] == root) continue;  // most joined neighbours hang right under the root
+        const int rq = find(q);
+        root = root < 0 ? rq : unite(root, rq);
+      }
+      if (root < 0) {
+        add_root(p);
+        root = p;
+      } else {
+        attach(p, root);
+      }
+      lit_[p] = 1;
     }
     if (!wanted[level]) continue;
     level_boxes_.clear();

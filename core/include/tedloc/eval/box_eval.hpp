@@ -65,13 +65,17 @@ class ContourSweep {
   void reset_sets();
   int find(int p);
   int unite(int a, int b);
+  int row_of(int p) const;
   void add_root(int p);
+  void attach(int p, int root);
   void sweep_components(const std::vector<bool>& wanted, bool multi_contour, LevelSink& sink);
   void sweep_holes(const std::vector<bool>& wanted, LevelSink& sink);
   std::int64_t outer_border_area2(int start, int level) const;
-  void count_quads(int p);
+  unsigned lit_neighbours(int p) const;
+  void count_quads(int p, int root, unsigned lit_neighbours);  // root: p's component
 
   int w_ = 0, h_ = 0, wp_ = 0;             // map size; padded width
+  double inv_wp_ = 0;                      // 1 / wp_
   std::uint8_t max_ = 0;
   std::vector<std::uint8_t> u_;            // padded with a zero frame (the frame is never on)
   std::vector<int> order_;                 // inner pixels sorted by u
@@ -80,7 +84,7 @@ class ContourSweep {
   std::vector<std::int64_t> area2_;        // cached twice the contour area, valid unless dirty
   std::vector<std::int64_t> quad_area2_;   // per component: 2 * (full 2x2 windows) + (3-pixel windows)
   std::vector<int> euler4_;                // per component: 4 * Euler number from Gray's bit-quad counts
-  std::vector<char> lit_;                  // pixel already added by the component sweep
+  std::vector<char> lit_;                  // pixel already joined in the current sweep
   std::vector<char> dirty_, outside_;
   std::vector<int> roots_;                 // live components
   std::vector<Box> level_boxes_;
