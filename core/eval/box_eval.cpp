@@ -169,6 +169,24 @@ inline void ContourSweep::attach(int p, int root) {
   dirty_[root] = 1;
 }
 
+// Puts pixel p into one component with its joined neighbours p + offsets[i] (bit i of `neighbours` set): their
+// components united, p attached, or p alone in a new one. Returns p's root.
+inline int ContourSweep::join(int p, const int* offsets, unsigned neighbours) {
+  int root = -1;
+  for (unsigned m = neighbours; m != 0; m &= m - 1) {
+    const int q = p + offsets[__builtin_ctz(m)];
+    if (parent_[q] == root) continue;  // most joined neighbours hang right under the root
+    const int rq = find(q);
+    root = root < 0 ? rq : unite(root, rq);
+  }
+  if (root < 0) {
+    add_root(p);
+    return p;
+  }
+  attach(p, root);
+  return root;
+}
+
 // Joins the sets of the roots r and s; the absorbed root leaves roots_. Returns the surviving root.
 inline int ContourSweep::unite(int r, int s) {
   if (r == s) return r;
@@ -293,20 +311,7 @@ void ContourSweep::sweep_components(const std::vector<bool>& wanted, bool multi_
     for (int k = b; k < e; ++k) {
       const int p = order_[k];
       const unsigned nb = lit_neighbours(p);
-      int root = -1;
-      for (unsigned m = nb; m != 0; m &= m - 1) {
-        const int q = p + n8[__builtin_ctz(m)];
-        if (parent_[q] == root) continue;  // most joined neighbours hang right under the root
-        const int rq = find(q);
-        root = root < 0 ? rq : unite(root, rq);
-      }
-      if (root < 0) {
-        add_root(p);
-        root = p;
-      } else {
-        attach(p, root);
-      }
-      count_quads(p, root, nb);  // lights p
+      count_quads(p, join(p, n8, nb), nb);  // lights p
     }
     if (!wanted[level]) continue;
 
@@ -379,19 +384,7 @@ void ContourSweep::sweep_holes(const std::vector<bool>& wanted, LevelSink& sink)
     const int b = bucket_[level], e = bucket_[level + 1];
     for (int k = b; k < e; ++k) {
       const int p = order_[k];
-      int root = -1;
-      for (int d : n4) {
-        const int q = p + d;
-        if (!lit_[q] || parent_[q] == root) continue;  // most joined neighbours hang right under the root
-        const int rq = find(q);
-        root = root < 0 ? rq : unite(root, rq);
-      }
-      if (root < 0) {
-        add_root(p);
-        root = p;
-      } else {
-        attach(p, root);
-      }
+      join(p, n4, lit_[p - wp_] | lit_[p - 1] << 1 | lit_[p + 1] << 2 | lit_[p + wp_] << 3);
       lit_[p] = 1;
     }
     if (!wanted[level]) continue;
