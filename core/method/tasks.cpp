@@ -346,8 +346,13 @@ struct TedLocTask final : Task {
         evaluate(ctx, model, encoder, anchors, data.test, data.image_root, interval, &overlays);
     log_split_metrics(ctx.log_metric, "test", test, &operating);
     for (const char* mode : {"gt", "pred"}) {
+      // The <z_p, t_c> map under the same protocol as g's: its own threshold chosen on val, applied to test.
+      const SplitScores dot_val = evaluate(ctx, model, encoder, anchors, data.val, data.image_root, interval, nullptr, mode);
       const SplitScores dot = evaluate(ctx, model, encoder, anchors, data.test, data.image_root, interval, nullptr, mode);
+      const eval::LocalizationAt at = eval::localization_at(dot.single, eval::operating_index(dot_val.single));
       ctx.log_metric("test", fmt::format("dot_{}_maxboxacc_50", mode), eval::summarize(dot.single).per_iou[1].max_box_acc, -1);
+      ctx.log_metric("test", fmt::format("dot_{}_top1_loc", mode), at.top1_loc, -1);
+      ctx.log_metric("test", fmt::format("dot_{}_top5_loc", mode), at.top5_loc, -1);
     }
     write_overlays(ctx, overlays, val.single.cam_thresholds[operating], data.test, data.image_root);
     log_model_metrics(ctx, model, encoder, anchors, dopt, gopt, best_epoch);

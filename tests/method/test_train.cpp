@@ -78,7 +78,7 @@ TEST_F(Train, LossFallsMetricsAreStoredAndASeedRepeatsTheRun) {
   const double last = std::stod(metric(store, "train", "loss", 2));
   EXPECT_LT(last, first);
   for (const char* name : {"maxboxacc_30", "maxboxacc_50", "maxboxacc_70", "maxboxacc_v2", "top1_loc", "top5_loc",
-                           "cl_top1", "dot_gt_maxboxacc_50", "dot_pred_maxboxacc_50"}) {
+                           "cl_top1", "dot_gt_maxboxacc_50", "dot_pred_maxboxacc_50", "dot_gt_top1_loc", "dot_pred_top5_loc"}) {
     EXPECT_NE(metric(store, "test", name, -1), "missing") << name;
   }
   for (int epoch = 0; epoch < 3; ++epoch) {
