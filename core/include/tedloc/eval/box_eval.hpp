@@ -68,6 +68,7 @@ class ContourSweep {
   int row_of(int p) const;
   void add_root(int p);
   void attach(int p, int root);
+  int join(int p, const int* offsets, unsigned neighbours);
   void sweep_components(const std::vector<bool>& wanted, bool multi_contour, LevelSink& sink);
   void sweep_holes(const std::vector<bool>& wanted, LevelSink& sink);
   std::int64_t outer_border_area2(int start, int level) const;
