@@ -16,6 +16,7 @@ packages=(
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/debs" "$work/root" .device
+chmod 755 "$work" && chmod 777 "$work/debs"  # apt downloads as its own user when it can
 (cd "$work/debs" && apt-get download "${packages[@]}" >/dev/null)
 for f in "$work"/debs/*.deb; do dpkg -x "$f" "$work/root"; done
 rm -rf "$work/root/usr/share/doc" "$work/root/usr/share/man"
@@ -23,4 +24,5 @@ find "$work/root" -name '*.a' -delete
 tar -C "$work/root" -cJf .device/deps.tar.xz usr
 rm -rf .device/shared
 cp -r ../shared .device/shared
+chmod -R u+w .device/shared  # ../shared is read-only; the copy must stay replaceable
 du -sh .device/deps.tar.xz .device/shared
