@@ -11,6 +11,10 @@ namespace {
 
 // LibTorch 2.4 made the autocast switches per device type; 1.13 (Debian) has one pair of calls per device.
 #if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+#define TEDLOC_PER_DEVICE_AUTOCAST 1
+#endif
+
+#if TEDLOC_PER_DEVICE_AUTOCAST
 void set_autocast(c10::DeviceType t, bool on) { at::autocast::set_autocast_enabled(t, on); }
 c10::ScalarType autocast_dtype(c10::DeviceType t) { return at::autocast::get_autocast_dtype(t); }
 void set_autocast_dtype(c10::DeviceType t, c10::ScalarType d) { at::autocast::set_autocast_dtype(t, d); }
@@ -29,7 +33,7 @@ void set_autocast_dtype(c10::DeviceType t, c10::ScalarType d) {
 }  // namespace
 
 bool autocast_enabled(c10::DeviceType t) {
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+#if TEDLOC_PER_DEVICE_AUTOCAST
   return at::autocast::is_autocast_enabled(t);
 #else
   return t == c10::DeviceType::CUDA ? at::autocast::is_enabled() : at::autocast::is_cpu_enabled();

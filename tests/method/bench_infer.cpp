@@ -10,7 +10,6 @@
 // Usage: bench_infer [--device cpu|cuda|auto] [--models b16,l14] [--precisions fp32,bf16] [--warmup N]
 //                    [--steps N] [--batch N] [--threads N]
 #include <algorithm>
-#include <chrono>
 #include <iostream>
 #include <map>
 #include <sstream>
@@ -55,18 +54,14 @@ void sync(const c10::Device& device) {
   if (device.is_cuda()) torch::cuda::synchronize();
 }
 
-// Seconds of each timed call of `step`, synchronised before the clock is read.
+// Seconds of each timed call of `step`, sorted; each call ends with the device synchronised, so that it is timed
+// whole (the warm-ups synchronise too).
 template <class Step>
 std::vector<double> time_steps(const c10::Device& device, int warmup, int steps, Step step) {
-  for (int i = 0; i < warmup; ++i) step();
-  sync(device);
-  std::vector<double> seconds;
-  for (int i = 0; i < steps; ++i) {
-    const auto t0 = std::chrono::steady_clock::now();
+  std::vector<double> seconds = tedloc::bench::time_calls(warmup, steps, [&] {
     step();
     sync(device);
-    seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-  }
+  });
   std::sort(seconds.begin(), seconds.end());
   return seconds;
 }
