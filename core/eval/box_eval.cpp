@@ -121,6 +121,7 @@ void ContourSweep::prepare(const QuantizedMap& map) {
 void ContourSweep::reset_sets() {
   std::fill(lit_.begin(), lit_.end(), 0);
   roots_.clear();
+  euler4_total_ = 0;
 }
 
 // inline: without it -fPIC code may not inline these hot helpers (semantic interposition).
@@ -285,6 +286,7 @@ inline void ContourSweep::count_quads(int p, int root, unsigned nb) {
   lit_[p] = 1;
   quad_area2_[root] += darea;
   euler4_[root] += deuler;
+  euler4_total_ += deuler;
 }
 
 // The lit 3x3 neighbourhood of p: bit 3 * row + column, p itself (bit 4) off.
@@ -295,8 +297,10 @@ inline unsigned ContourSweep::lit_neighbours(int p) const {
 }
 
 // Fg pass: levels from M - 1 down, adding the pixels with u == level + 1, 8-connectivity.
-void ContourSweep::sweep_components(const std::vector<bool>& wanted, bool multi_contour, LevelSink& sink) {
+void ContourSweep::sweep_components(const std::vector<bool>& wanted, bool multi_contour, LevelSink& sink,
+                                    std::vector<bool>& holed) {
   reset_sets();
+  holed.assign(kLevels, false);
   const int n8[9] = {-wp_ - 1, -wp_, -wp_ + 1, -1, 0, 1, wp_ - 1, wp_, wp_ + 1};  // by lit_neighbours' bit
   int lowest = kLevels;
   for (int l = 0; l < kLevels; ++l)
@@ -314,6 +318,8 @@ void ContourSweep::sweep_components(const std::vector<bool>& wanted, bool multi_
       count_quads(p, join(p, n8, nb), nb);  // lights p
     }
     if (!wanted[level]) continue;
+    // Euler number = components - holes (8-connected fg, 4-connected holes).
+    holed[level] = 4 * static_cast<std::int64_t>(roots_.size()) != euler4_total_;
 
     level_boxes_.clear();
     const auto box_of = [&](int r) {
@@ -362,23 +368,28 @@ void ContourSweep::sweep_components(const std::vector<bool>& wanted, bool multi_
 // region cut off from the zero frame is a hole; its border runs through the foreground pixels around it, so
 // its box is the region's bounding box grown by one pixel.
 void ContourSweep::sweep_holes(const std::vector<bool>& wanted, LevelSink& sink) {
-  reset_sets();
-  const int frame = 0;
-  const int n = static_cast<int>(parent_.size());
-  for (int p = 0; p < n; ++p) {
-    const int x = p % wp_, y = p / wp_;
-    if (x == 0 || y == 0 || x == wp_ - 1 || y == h_ + 1) {
-      parent_[p] = frame;
-      lit_[p] = 1;  // here: joined the background
-    }
-  }
-  add_root(frame);
-  size_[frame] = 2 * (wp_ + h_);
-  outside_[frame] = 1;
   int highest = -1;
   for (int l = 0; l < kLevels; ++l)
     if (wanted[l]) highest = l;
   highest = std::min(highest, static_cast<int>(max_) - 1);
+  if (highest < 0) return;
+  reset_sets();
+  const int frame = 0;
+  const auto join_frame = [&](int p) {
+    parent_[p] = frame;
+    lit_[p] = 1;  // here: joined the background
+  };
+  for (int x = 0; x < wp_; ++x) {
+    join_frame(x);
+    join_frame((h_ + 1) * wp_ + x);
+  }
+  for (int y = 1; y <= h_; ++y) {
+    join_frame(y * wp_);
+    join_frame(y * wp_ + wp_ - 1);
+  }
+  add_root(frame);
+  size_[frame] = 2 * (wp_ + h_);
+  outside_[frame] = 1;
   const int n4[4] = {-wp_, -1, 1, wp_};
   for (int level = 0; level <= highest; ++level) {
     const int b = bucket_[level], e = bucket_[level + 1];
@@ -405,8 +416,9 @@ void ContourSweep::sweep(const QuantizedMap& map, const std::vector<double>& thr
     if (level < 0 || level >= kLevels) throw InputError("cam threshold " + std::to_string(t) + " outside [0, 1)");
     wanted[level] = true;
   }
-  sweep_components(wanted, multi_contour, sink);
-  if (multi_contour) sweep_holes(wanted, sink);
+  std::vector<bool> holed;  // wanted levels whose foreground has holes: the hole pass stops at the last one
+  sweep_components(wanted, multi_contour, sink, holed);
+  if (multi_contour) sweep_holes(holed, sink);
 }
 
 std::vector<std::vector<Box>> ContourSweep::boxes(const QuantizedMap& map, const std::vector<double>& thresholds,

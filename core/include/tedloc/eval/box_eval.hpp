@@ -69,7 +69,7 @@ class ContourSweep {
   void add_root(int p);
   void attach(int p, int root);
   int join(int p, const int* offsets, unsigned neighbours);
-  void sweep_components(const std::vector<bool>& wanted, bool multi_contour, LevelSink& sink);
+  void sweep_components(const std::vector<bool>& wanted, bool multi_contour, LevelSink& sink, std::vector<bool>& holed);
   void sweep_holes(const std::vector<bool>& wanted, LevelSink& sink);
   std::int64_t outer_border_area2(int start, int level) const;
   unsigned lit_neighbours(int p) const;
@@ -85,6 +85,7 @@ class ContourSweep {
   std::vector<std::int64_t> area2_;        // cached twice the contour area, valid unless dirty
   std::vector<std::int64_t> quad_area2_;   // per component: 2 * (full 2x2 windows) + (3-pixel windows)
   std::vector<int> euler4_;                // per component: 4 * Euler number from Gray's bit-quad counts
+  std::int64_t euler4_total_ = 0;          // their sum over the live components
   std::vector<char> lit_;                  // pixel already joined in the current sweep
   std::vector<char> dirty_, outside_;
   std::vector<int> roots_;                 // live components
