@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstdlib>
 
 #include "tedloc/error.hpp"
 
@@ -61,6 +62,42 @@ constexpr int kLevels = 256;
 // OpenCV's chain code directions: 0 right, then counter-clockwise (y grows downwards).
 constexpr int kDx[8] = {1, 1, 0, -1, -1, -1, 0, 1};
 constexpr int kDy[8] = {0, -1, -1, -1, 0, 1, 1, 1};
+
+// For a lit 3x3 neighbourhood (bit 3 * row + column, the centre bit 4 off): one neighbour per group of lit
+// neighbours already known to share a component because they touch inside the window, keeping only the
+// groups that reach the centre. With `eight` the groups are 8-connected (every ring cell reaches the centre),
+// else 4-connected (corners only bridge, the centre is reached through bits 1, 3, 5, 7). The join then finds
+// one root per group, usually a single one, instead of one per lit neighbour.
+std::array<std::uint16_t, 512> neighbour_representatives(bool eight) {
+  std::array<std::uint16_t, 512> table{};
+  for (unsigned mask = 0; mask < 512; ++mask) {
+    const unsigned lit = mask & ~16u;
+    const auto touch = [&](int a, int b) {
+      const int dx = std::abs(a % 3 - b % 3), dy = std::abs(a / 3 - b / 3);
+      return eight ? std::max(dx, dy) == 1 : dx + dy == 1;
+    };
+    int group[9];
+    for (int k = 0; k < 9; ++k) group[k] = k;
+    for (bool changed = true; changed;) {  // smallest member's index per group, by relaxation
+      changed = false;
+      for (int a = 0; a < 9; ++a)
+        for (int b = 0; b < 9; ++b)
+          if ((lit >> a & 1) && (lit >> b & 1) && touch(a, b) && group[b] < group[a]) {
+            group[a] = group[b];
+            changed = true;
+          }
+    }
+    unsigned seen = 0;
+    for (int k = 0; k < 9; ++k) {
+      const bool reaches = eight || k % 2 == 1;
+      if ((lit >> k & 1) && reaches && !(seen >> group[k] & 1)) {
+        seen |= 1u << group[k];
+        table[mask] |= static_cast<std::uint16_t>(1u << k);
+      }
+    }
+  }
+  return table;
+}
 
 double best_iou_against(const Box& box, const std::vector<Box>& gt) {
   double best = 0;
@@ -302,6 +339,7 @@ void ContourSweep::sweep_components(const std::vector<bool>& wanted, bool multi_
   reset_sets();
   holed.assign(kLevels, false);
   const int n8[9] = {-wp_ - 1, -wp_, -wp_ + 1, -1, 0, 1, wp_ - 1, wp_, wp_ + 1};  // by lit_neighbours' bit
+  static const auto kGroups8 = neighbour_representatives(true);
   int lowest = kLevels;
   for (int l = 0; l < kLevels; ++l)
     if (wanted[l]) {
@@ -315,7 +353,7 @@ void ContourSweep::sweep_components(const std::vector<bool>& wanted, bool multi_
     for (int k = b; k < e; ++k) {
       const int p = order_[k];
       const unsigned nb = lit_neighbours(p);
-      count_quads(p, join(p, n8, nb), nb);  // lights p
+      count_quads(p, join(p, n8, kGroups8[nb]), nb);  // lights p
     }
     if (!wanted[level]) continue;
     // Euler number = components - holes (8-connected fg, 4-connected holes).
@@ -390,12 +428,13 @@ void ContourSweep::sweep_holes(const std::vector<bool>& wanted, LevelSink& sink)
   add_root(frame);
   size_[frame] = 2 * (wp_ + h_);
   outside_[frame] = 1;
-  const int n4[4] = {-wp_, -1, 1, wp_};
+  const int n8[9] = {-wp_ - 1, -wp_, -wp_ + 1, -1, 0, 1, wp_ - 1, wp_, wp_ + 1};  // by lit_neighbours' bit
+  static const auto kGroups4 = neighbour_representatives(false);
   for (int level = 0; level <= highest; ++level) {
     const int b = bucket_[level], e = bucket_[level + 1];
     for (int k = b; k < e; ++k) {
       const int p = order_[k];
-      join(p, n4, lit_[p - wp_] | lit_[p - 1] << 1 | lit_[p + 1] << 2 | lit_[p + wp_] << 3);
+      join(p, n8, kGroups4[lit_neighbours(p)]);
       lit_[p] = 1;
     }
     if (!wanted[level]) continue;
