@@ -59,6 +59,7 @@ double box_iou(const Box& a, const Box& b) {
 namespace {
 
 constexpr int kLevels = 256;
+constexpr int kStrips = 4;  // row strips of the counting sort
 // OpenCV's chain code directions: 0 right, then counter-clockwise (y grows downwards).
 constexpr int kDx[8] = {1, 1, 0, -1, -1, -1, 0, 1};
 constexpr int kDy[8] = {0, -1, -1, -1, 0, 1, 1, 1};
@@ -122,36 +123,58 @@ struct ContourSweep::LevelSink {
   }
 };
 
+// Calls f(strip, pixel) for every inner pixel. Strip s holds the rows [s * rows, (s + 1) * rows); within a strip
+// the calls follow raster order, and the strips' calls are interleaved so that work chained per strip (a counter
+// bumped for runs of equal values) overlaps.
+template <class F>
+void ContourSweep::for_each_pixel_by_strips(int w, int h, int wp, F&& f) {
+  const int rows = (h + kStrips - 1) / kStrips;
+  for (int r = 0; r < rows; ++r) {
+    int active = 0;  // strips that still have row r: a prefix
+    while (active < kStrips && active * rows + r < h) ++active;
+    const auto pixel = [&](int s, int x) {
+      const int y = s * rows + r + 1;
+      return Pixel{y * wp + x, static_cast<std::uint16_t>(x), static_cast<std::uint16_t>(y)};
+    };
+    if (active == kStrips) {
+      for (int x = 1; x <= w; ++x)
+        for (int s = 0; s < kStrips; ++s) f(s, pixel(s, x));
+    } else {
+      for (int s = 0; s < active; ++s)
+        for (int x = 1; x <= w; ++x) f(s, pixel(s, x));
+    }
+  }
+}
+
 void ContourSweep::prepare(const QuantizedMap& map) {
   w_ = map.width;
   h_ = map.height;
   wp_ = w_ + 2;
-  inv_wp_ = 1.0 / wp_;
   max_ = map.max;
   const std::size_t n = static_cast<std::size_t>(wp_) * static_cast<std::size_t>(h_ + 2);
   u_.assign(n, 0);
-  bucket_.assign(kLevels + 1, 0);
   for (int y = 0; y < h_; ++y)
-    for (int x = 0; x < w_; ++x) {
-      const std::uint8_t v = map.values[static_cast<std::size_t>(y) * w_ + x];
-      u_[static_cast<std::size_t>(y + 1) * wp_ + x + 1] = v;
-      ++bucket_[v + 1];
+    std::copy_n(map.values.begin() + static_cast<std::ptrdiff_t>(y) * w_, w_,
+                u_.begin() + static_cast<std::ptrdiff_t>(y + 1) * wp_ + 1);
+  // Counting sort by u, raster order within a value: per-strip counts, and cursors that put strip s's pixels
+  // of value v after those of the strips above it.
+  std::array<std::array<int, kLevels>, kStrips> cursor{};
+  for_each_pixel_by_strips(w_, h_, wp_, [&](int s, Pixel p) { ++cursor[s][u_[p.index]]; });
+  bucket_.assign(kLevels + 1, 0);
+  for (int v = 0, next = 0; v < kLevels; ++v) {
+    bucket_[v] = next;  // first slot of value v
+    for (int s = 0; s < kStrips; ++s) {
+      const int count = cursor[s][v];
+      cursor[s][v] = next;
+      next += count;
     }
-  for (int v = 0; v < kLevels; ++v) bucket_[v + 1] += bucket_[v];  // bucket_[v] = first slot of value v
+    bucket_[v + 1] = next;
+  }
   order_.resize(static_cast<std::size_t>(w_) * h_);
-  std::vector<int> cursor(bucket_.begin(), bucket_.end() - 1);
-  for (int y = 1; y <= h_; ++y)
-    for (int x = 1; x <= w_; ++x) {
-      const int p = y * wp_ + x;
-      order_[cursor[u_[p]]++] = p;
-    }
-  for (auto* v : {&parent_, &size_, &x0_, &y0_, &x1_, &y1_, &start_, &root_pos_}) v->resize(n);
-  area2_.resize(n);
-  quad_area2_.resize(n);
-  euler4_.resize(n);
+  for_each_pixel_by_strips(w_, h_, wp_, [&](int s, Pixel p) { order_[cursor[s][u_[p.index]]++] = p; });
+  parent_.resize(n);
+  sets_.resize(n);
   lit_.resize(n);
-  dirty_.resize(n);
-  outside_.resize(n);
 }
 
 // Only the per-pixel flags need clearing: a pixel's set fields are initialised when it is added (add_root).
@@ -170,56 +193,48 @@ inline int ContourSweep::find(int p) {
   return p;
 }
 
-// p / wp_ by a multiplication (an integer division per pixel showed in profiles), corrected to be exact.
-inline int ContourSweep::row_of(int p) const {
-  int y = static_cast<int>(p * inv_wp_);
-  if (y * wp_ > p) --y;
-  else if ((y + 1) * wp_ <= p) ++y;
-  return y;
-}
-
-inline void ContourSweep::add_root(int p) {
-  const int y = row_of(p);
-  parent_[p] = p;
-  size_[p] = 1;
-  x0_[p] = x1_[p] = p - y * wp_;
-  y0_[p] = y1_[p] = y;
-  start_[p] = p;  // padded indices keep raster order
-  dirty_[p] = 1;
-  outside_[p] = 0;
-  quad_area2_[p] = 0;
-  euler4_[p] = 0;
-  root_pos_[p] = static_cast<int>(roots_.size());
-  roots_.push_back(p);
+inline void ContourSweep::add_root(Pixel p) {
+  parent_[p.index] = p.index;
+  Component& c = sets_[p.index];
+  c.size = 1;
+  c.x0 = c.x1 = p.x;
+  c.y0 = c.y1 = p.y;
+  c.start = p.index;  // padded indices keep raster order
+  c.euler4 = 0;
+  c.root_pos = static_cast<int>(roots_.size());
+  c.quad_area2 = 0;
+  c.dirty = true;
+  c.outside = false;
+  roots_.push_back(p.index);
 }
 
 // Adds pixel p to the component of `root`: most pixels join a neighbour's component, and this costs far less
 // than a singleton set and a union.
-inline void ContourSweep::attach(int p, int root) {
-  const int y = row_of(p), x = p - y * wp_;
-  parent_[p] = root;
-  ++size_[root];
-  x0_[root] = std::min(x0_[root], x);
-  y0_[root] = std::min(y0_[root], y);
-  x1_[root] = std::max(x1_[root], x);
-  y1_[root] = std::max(y1_[root], y);
-  start_[root] = std::min(start_[root], p);
-  dirty_[root] = 1;
+inline void ContourSweep::attach(Pixel p, int root) {
+  parent_[p.index] = root;
+  Component& c = sets_[root];
+  ++c.size;
+  c.x0 = std::min<int>(c.x0, p.x);
+  c.y0 = std::min<int>(c.y0, p.y);
+  c.x1 = std::max<int>(c.x1, p.x);
+  c.y1 = std::max<int>(c.y1, p.y);
+  c.start = std::min(c.start, p.index);
+  c.dirty = true;
 }
 
 // Puts pixel p into one component with its joined neighbours p + offsets[i] (bit i of `neighbours` set): their
 // components united, p attached, or p alone in a new one. Returns p's root.
-inline int ContourSweep::join(int p, const int* offsets, unsigned neighbours) {
+inline int ContourSweep::join(Pixel p, const int* offsets, unsigned neighbours) {
   int root = -1;
   for (unsigned m = neighbours; m != 0; m &= m - 1) {
-    const int q = p + offsets[__builtin_ctz(m)];
+    const int q = p.index + offsets[__builtin_ctz(m)];
     if (parent_[q] == root) continue;  // most joined neighbours hang right under the root
     const int rq = find(q);
     root = root < 0 ? rq : unite(root, rq);
   }
   if (root < 0) {
     add_root(p);
-    return p;
+    return p.index;
   }
   attach(p, root);
   return root;
@@ -228,23 +243,24 @@ inline int ContourSweep::join(int p, const int* offsets, unsigned neighbours) {
 // Joins the sets of the roots r and s; the absorbed root leaves roots_. Returns the surviving root.
 inline int ContourSweep::unite(int r, int s) {
   if (r == s) return r;
-  if (size_[r] < size_[s]) std::swap(r, s);
+  if (sets_[r].size < sets_[s].size) std::swap(r, s);
   parent_[s] = r;
-  size_[r] += size_[s];
-  x0_[r] = std::min(x0_[r], x0_[s]);
-  y0_[r] = std::min(y0_[r], y0_[s]);
-  x1_[r] = std::max(x1_[r], x1_[s]);
-  y1_[r] = std::max(y1_[r], y1_[s]);
-  start_[r] = std::min(start_[r], start_[s]);
-  outside_[r] |= outside_[s];
-  quad_area2_[r] += quad_area2_[s];
-  euler4_[r] += euler4_[s];
-  dirty_[r] = 1;
-  const int pos = root_pos_[s];
+  Component& a = sets_[r];
+  const Component& b = sets_[s];
+  a.size += b.size;
+  a.x0 = std::min(a.x0, b.x0);
+  a.y0 = std::min(a.y0, b.y0);
+  a.x1 = std::max(a.x1, b.x1);
+  a.y1 = std::max(a.y1, b.y1);
+  a.start = std::min(a.start, b.start);
+  a.outside |= b.outside;
+  a.quad_area2 += b.quad_area2;
+  a.euler4 += b.euler4;
+  a.dirty = true;
+  const int pos = b.root_pos;
   roots_[pos] = roots_.back();
-  root_pos_[roots_[pos]] = pos;
+  sets_[roots_[pos]].root_pos = pos;
   roots_.pop_back();
-  root_pos_[s] = -1;
   return r;
 }
 
@@ -321,14 +337,14 @@ inline void ContourSweep::count_quads(int p, int root, unsigned nb) {
   const std::int64_t darea = kDelta[nb & ~16u].area2;
   const int deuler = kDelta[nb & ~16u].euler4;
   lit_[p] = 1;
-  quad_area2_[root] += darea;
-  euler4_[root] += deuler;
+  sets_[root].quad_area2 += darea;
+  sets_[root].euler4 += deuler;
   euler4_total_ += deuler;
 }
 
 // The lit 3x3 neighbourhood of p: bit 3 * row + column, p itself (bit 4) off.
 inline unsigned ContourSweep::lit_neighbours(int p) const {
-  const auto* l = reinterpret_cast<const std::uint8_t*>(lit_.data()) + p;
+  const std::uint8_t* l = lit_.data() + p;
   return l[-wp_ - 1] | l[-wp_] << 1 | l[-wp_ + 1] << 2 | l[-1] << 3 | l[1] << 5 | l[wp_ - 1] << 6 | l[wp_] << 7 |
          l[wp_ + 1] << 8;
 }
@@ -351,9 +367,9 @@ void ContourSweep::sweep_components(const std::vector<bool>& wanted, bool multi_
     // level the components are those of u > level.
     const int b = bucket_[level + 1], e = bucket_[level + 2];
     for (int k = b; k < e; ++k) {
-      const int p = order_[k];
-      const unsigned nb = lit_neighbours(p);
-      count_quads(p, join(p, n8, kGroups8[nb]), nb);  // lights p
+      const Pixel p = order_[k];
+      const unsigned nb = lit_neighbours(p.index);
+      count_quads(p.index, join(p, n8, kGroups8[nb]), nb);  // lights p
     }
     if (!wanted[level]) continue;
     // Euler number = components - holes (8-connected fg, 4-connected holes).
@@ -361,7 +377,8 @@ void ContourSweep::sweep_components(const std::vector<bool>& wanted, bool multi_
 
     level_boxes_.clear();
     const auto box_of = [&](int r) {
-      return Box{x0_[r] - 1, y0_[r] - 1, std::min(x1_[r], w_ - 1), std::min(y1_[r], h_ - 1)};
+      const Component& c = sets_[r];
+      return Box{c.x0 - 1, c.y0 - 1, std::min(c.x1, w_ - 1), std::min(c.y1, h_ - 1)};
     };
     if (multi_contour) {
       for (int r : roots_) level_boxes_.push_back(box_of(r));
@@ -370,10 +387,11 @@ void ContourSweep::sweep_components(const std::vector<bool>& wanted, bool multi_
       // borders in reverse discovery order, and a nested component never reaches its ancestor's area).
       // Bounds on twice the area: a clean component keeps its cached area; a hole-free one has its bit-quad
       // count; one with holes lies between that count (holes only add) and its pixel-centre bounding box.
-      const auto lower = [&](int r) { return dirty_[r] ? quad_area2_[r] : area2_[r]; };
+      const auto lower = [&](int r) { return sets_[r].dirty ? sets_[r].quad_area2 : sets_[r].area2; };
       const auto upper = [&](int r) {
-        if (!dirty_[r] || euler4_[r] == 4) return lower(r);
-        return 2 * std::int64_t{x1_[r] - x0_[r]} * (y1_[r] - y0_[r]);
+        const Component& c = sets_[r];
+        if (!c.dirty || c.euler4 == 4) return lower(r);
+        return 2 * std::int64_t{c.x1 - c.x0} * (c.y1 - c.y0);
       };
       std::int64_t floor = -1;
       for (int r : roots_) floor = std::max(floor, lower(r));
@@ -384,14 +402,15 @@ void ContourSweep::sweep_components(const std::vector<bool>& wanted, bool multi_
       if (candidates_.size() > 1) {
         std::int64_t best = -1;
         for (int r : candidates_) {
-          if (dirty_[r]) {
-            area2_[r] = euler4_[r] == 4 ? quad_area2_[r] : outer_border_area2(start_[r], level);
-            dirty_[r] = 0;
+          Component& c = sets_[r];
+          if (c.dirty) {
+            c.area2 = c.euler4 == 4 ? c.quad_area2 : outer_border_area2(c.start, level);
+            c.dirty = false;
           }
           // Ties go to the last start pixel in raster order (OpenCV lists sibling borders in reverse discovery
           // order, and a nested component never reaches its ancestor's area).
-          if (area2_[r] > best || (area2_[r] == best && start_[r] > start_[winner])) {
-            best = area2_[r];
+          if (c.area2 > best || (c.area2 == best && c.start > sets_[winner].start)) {
+            best = c.area2;
             winner = r;
           }
         }
@@ -425,23 +444,24 @@ void ContourSweep::sweep_holes(const std::vector<bool>& wanted, LevelSink& sink)
     join_frame(y * wp_);
     join_frame(y * wp_ + wp_ - 1);
   }
-  add_root(frame);
-  size_[frame] = 2 * (wp_ + h_);
-  outside_[frame] = 1;
+  add_root(Pixel{frame, 0, 0});
+  sets_[frame].size = 2 * (wp_ + h_);
+  sets_[frame].outside = true;
   const int n8[9] = {-wp_ - 1, -wp_, -wp_ + 1, -1, 0, 1, wp_ - 1, wp_, wp_ + 1};  // by lit_neighbours' bit
   static const auto kGroups4 = neighbour_representatives(false);
   for (int level = 0; level <= highest; ++level) {
     const int b = bucket_[level], e = bucket_[level + 1];
     for (int k = b; k < e; ++k) {
-      const int p = order_[k];
-      join(p, n8, kGroups4[lit_neighbours(p)]);
-      lit_[p] = 1;
+      const Pixel p = order_[k];
+      join(p, n8, kGroups4[lit_neighbours(p.index)]);
+      lit_[p.index] = 1;
     }
     if (!wanted[level]) continue;
     level_boxes_.clear();
-    for (int r : roots_)
-      if (!outside_[r])
-        level_boxes_.push_back(Box{x0_[r] - 2, y0_[r] - 2, std::min(x1_[r] + 1, w_ - 1), std::min(y1_[r] + 1, h_ - 1)});
+    for (int r : roots_) {
+      const Component& c = sets_[r];
+      if (!c.outside) level_boxes_.push_back(Box{c.x0 - 2, c.y0 - 2, std::min(c.x1 + 1, w_ - 1), std::min(c.y1 + 1, h_ - 1)});
+    }
     sink.add(level, level_boxes_);
   }
 }

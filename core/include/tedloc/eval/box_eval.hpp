@@ -60,15 +60,29 @@ class ContourSweep {
 
  private:
   struct LevelSink;
+  struct Pixel {  // an inner pixel: padded index and coordinates
+    int index;
+    std::uint16_t x, y;
+  };
+  struct alignas(64) Component {  // what a union-find root knows of its set
+    int size, x0, y0, x1, y1;     // pixels; bounding box in padded coordinates
+    int start;                    // top-most, then left-most pixel: where the outer border starts
+    int euler4;                   // 4 * Euler number from Gray's bit-quad counts
+    int root_pos;                 // index in roots_
+    std::int64_t quad_area2;      // 2 * (full 2x2 windows) + (3-pixel windows)
+    std::int64_t area2;           // cached twice the contour area, valid unless dirty
+    bool dirty, outside;          // outside: a background region joined to the zero frame
+  };
   void sweep(const QuantizedMap& map, const std::vector<double>& thresholds, bool multi_contour, LevelSink& sink);
   void prepare(const QuantizedMap& map);
+  template <class F>
+  static void for_each_pixel_by_strips(int w, int h, int wp, F&& f);
   void reset_sets();
   int find(int p);
   int unite(int a, int b);
-  int row_of(int p) const;
-  void add_root(int p);
-  void attach(int p, int root);
-  int join(int p, const int* offsets, unsigned neighbours);
+  void add_root(Pixel p);
+  void attach(Pixel p, int root);
+  int join(Pixel p, const int* offsets, unsigned neighbours);
   void sweep_components(const std::vector<bool>& wanted, bool multi_contour, LevelSink& sink, std::vector<bool>& holed);
   void sweep_holes(const std::vector<bool>& wanted, LevelSink& sink);
   std::int64_t outer_border_area2(int start, int level) const;
@@ -76,18 +90,14 @@ class ContourSweep {
   void count_quads(int p, int root, unsigned lit_neighbours);  // root: p's component
 
   int w_ = 0, h_ = 0, wp_ = 0;             // map size; padded width
-  double inv_wp_ = 0;                      // 1 / wp_
   std::uint8_t max_ = 0;
   std::vector<std::uint8_t> u_;            // padded with a zero frame (the frame is never on)
-  std::vector<int> order_;                 // inner pixels sorted by u
+  std::vector<Pixel> order_;               // inner pixels sorted by u, raster order within a value
   std::vector<int> bucket_;                // order_ offsets per value of u, 257 entries
-  std::vector<int> parent_, size_, x0_, y0_, x1_, y1_, start_, root_pos_;
-  std::vector<std::int64_t> area2_;        // cached twice the contour area, valid unless dirty
-  std::vector<std::int64_t> quad_area2_;   // per component: 2 * (full 2x2 windows) + (3-pixel windows)
-  std::vector<int> euler4_;                // per component: 4 * Euler number from Gray's bit-quad counts
-  std::int64_t euler4_total_ = 0;          // their sum over the live components
-  std::vector<char> lit_;                  // pixel already joined in the current sweep
-  std::vector<char> dirty_, outside_;
+  std::vector<int> parent_;                // union-find over padded pixel indices
+  std::vector<Component> sets_;            // valid at roots
+  std::int64_t euler4_total_ = 0;          // the sum of euler4 over the live components
+  std::vector<std::uint8_t> lit_;          // pixel already joined in the current sweep
   std::vector<int> roots_;                 // live components
   std::vector<Box> level_boxes_;
   std::vector<int> candidates_;
