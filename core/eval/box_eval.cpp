@@ -186,6 +186,10 @@ void ContourSweep::reset_sets() {
 
 // inline: without it -fPIC code may not inline these hot helpers (semantic interposition).
 inline int ContourSweep::find(int p) {
+  // Most pixels are roots or hang right under one: two loads and a well-predicted branch, where the loop's
+  // "is p a root" test would be a coin toss.
+  const int r = parent_[p];
+  if (parent_[r] == r) return r;
   while (parent_[p] != p) {
     parent_[p] = parent_[parent_[p]];
     p = parent_[p];
@@ -225,16 +229,14 @@ inline void ContourSweep::attach(Pixel p, int root) {
 // Puts pixel p into one component with its joined neighbours p + offsets[i] (bit i of `neighbours` set): their
 // components united, p attached, or p alone in a new one. Returns p's root.
 inline int ContourSweep::join(Pixel p, const int* offsets, unsigned neighbours) {
-  int root = -1;
-  for (unsigned m = neighbours; m != 0; m &= m - 1) {
-    const int q = p.index + offsets[__builtin_ctz(m)];
-    if (parent_[q] == root) continue;  // most joined neighbours hang right under the root
-    const int rq = find(q);
-    root = root < 0 ? rq : unite(root, rq);
-  }
-  if (root < 0) {
+  if (neighbours == 0) {
     add_root(p);
     return p.index;
+  }
+  int root = find(p.index + offsets[__builtin_ctz(neighbours)]);
+  for (unsigned m = neighbours & (neighbours - 1); m != 0; m &= m - 1) {
+    const int q = p.index + offsets[__builtin_ctz(m)];
+    if (parent_[q] != root) root = unite(root, find(q));  // most joined neighbours hang right under the root
   }
   attach(p, root);
   return root;
