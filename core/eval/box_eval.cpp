@@ -4,6 +4,7 @@
 #include <array>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 
 #include "tedloc/error.hpp"
 
@@ -18,20 +19,43 @@ std::vector<double> cam_thresholds(double interval) {
   return t;
 }
 
+namespace {
+
+// Whether every value is in [0, 1] (NaN is not), on the bits so that the loop vectorises (the compiler does not
+// vectorise a reduction over floating-point comparisons). With mag the bits without the sign: a value is in
+// [0, 1] iff mag <= the bits of 1.0 and (the sign is clear or mag == 0, i.e. -0.0); mag < 2^63, so kOne - mag
+// has its top bit set iff mag > kOne, and a & -mag iff the sign is set and mag != 0.
+bool all_in_unit_interval(const double* values, std::size_t n) {
+  constexpr std::uint64_t kOne = 0x3FF0000000000000u;
+  std::uint64_t violation = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    std::uint64_t a;
+    std::memcpy(&a, values + i, sizeof a);
+    const std::uint64_t mag = a << 1 >> 1;
+    violation |= (kOne - mag) | (a & (0 - mag));
+  }
+  return violation >> 63 == 0;
+}
+
+}  // namespace
+
 QuantizedMap quantize_scoremap(const double* values, int height, int width, const std::string& name) {
   if (height <= 0 || width <= 0) throw InputError(name + ": empty score map");
   QuantizedMap q;
   q.height = height;
   q.width = width;
-  q.values.resize(static_cast<std::size_t>(height) * static_cast<std::size_t>(width));
-  for (std::size_t i = 0; i < q.values.size(); ++i) {
-    const double v = values[i];
-    if (!(v >= 0.0 && v <= 1.0))  // also rejects NaN
-      throw InputError(name + ": score map value " + std::to_string(v) + " at index " + std::to_string(i) +
-                       " is NaN or outside [0, 1]");
-    q.values[i] = static_cast<std::uint8_t>(v * 255.0);  // numpy's astype(uint8): truncation
-    q.max = std::max(q.max, q.values[i]);
+  const std::size_t n = static_cast<std::size_t>(height) * static_cast<std::size_t>(width);
+  if (!all_in_unit_interval(values, n)) {
+    const std::size_t i = static_cast<std::size_t>(
+        std::find_if(values, values + n, [](double v) { return !(v >= 0.0 && v <= 1.0); }) - values);
+    throw InputError(name + ": score map value " + std::to_string(values[i]) + " at index " + std::to_string(i) +
+                     " is NaN or outside [0, 1]");
   }
+  q.values.resize(n);
+  std::uint8_t* out = q.values.data();  // a local pointer: stores through q.values[i] would reload it (char aliasing)
+  for (std::size_t i = 0; i < n; ++i)
+    out[i] = static_cast<std::uint8_t>(static_cast<int>(values[i] * 255.0));  // numpy's astype(uint8): truncation
+  q.max = *std::max_element(out, out + n);
   return q;
 }
 

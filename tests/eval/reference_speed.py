@@ -1,28 +1,16 @@
 #!/usr/bin/env python3
 """Maps per second of the WSOL reference's box evaluation (clovaai/wsolevaluation's
 compute_bboxes_from_scoremaps + BoxEvaluator.accumulate, rewritten here from the rules in
-golden/wsol/README.md: one cv2.findContours per cam threshold) on random realistic 224x224 maps.
-Usage: reference_speed.py [NUM_MAPS] [INTERVAL] [multi]   prints 'maps_per_second X' (per second of CPU time). Needs python3-opencv."""
+golden/wsol/README.md: one cv2.findContours per cam threshold) on the .npy score maps in MAP_DIR (bench_eval
+writes the maps it times), each against the GT box [40, 40, 180, 170].
+Usage: reference_speed.py MAP_DIR INTERVAL [multi]   prints 'maps_per_second X' (per second of CPU time).
+Needs python3-opencv."""
+import os
 import sys
 import time
 
 import cv2
 import numpy as np
-
-
-def realistic_map(rng):
-    if rng.random() < 0.5:  # mixture of Gaussian blobs
-        yy, xx = np.mgrid[0:224, 0:224]
-        m = np.zeros((224, 224))
-        for _ in range(int(rng.integers(1, 4))):
-            cy, cx = rng.random(2) * 224
-            sy, sx = 10 + rng.random(2) * 50
-            m += rng.random() * np.exp(-((yy - cy) ** 2 / (2 * sy * sy) + (xx - cx) ** 2 / (2 * sx * sx)))
-    else:  # low-resolution CAM upsampled
-        k = int(rng.choice([7, 14, 28]))
-        m = cv2.resize(rng.random((k, k)).astype(np.float32), (224, 224), interpolation=cv2.INTER_CUBIC)
-    m = m - m.min()
-    return (m / max(m.max(), 1e-12)).astype(np.float32).astype(np.float64)
 
 
 def iou(box_a, box_b):
@@ -64,19 +52,18 @@ def evaluate_map(scoremap, gt, thresholds, multi, num_correct):
 
 
 def main():
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 200
-    interval = float(sys.argv[2]) if len(sys.argv) > 2 else 0.001
+    map_dir, interval = sys.argv[1], float(sys.argv[2])
     multi = len(sys.argv) > 3 and sys.argv[3] == "multi"
-    rng = np.random.default_rng(0)
-    maps = [realistic_map(rng) for _ in range(n)]
-    gts = [[[40, 40, 180, 170]] for _ in range(n)]
+    files = sorted(f for f in os.listdir(map_dir) if f.endswith(".npy"))
+    maps = [np.load(os.path.join(map_dir, f)).astype(np.float64) for f in files]  # as the reference loads them
+    gts = [[[40, 40, 180, 170]] for _ in maps]
     thresholds = np.arange(0, 1, interval)
     num_correct = {d: np.zeros(len(thresholds)) for d in (30, 50, 70)}
     cv2.setNumThreads(1)
     start = time.process_time()  # CPU time: robust to other load on the machine
     for m, gt in zip(maps, gts):
         evaluate_map(m, gt, thresholds, multi, num_correct)
-    print("maps_per_second %.3f" % (n / (time.process_time() - start)))
+    print("maps_per_second %.3f" % (len(maps) / (time.process_time() - start)))
 
 
 if __name__ == "__main__":

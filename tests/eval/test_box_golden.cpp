@@ -3,9 +3,12 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
 
 #include "golden.hpp"
 #include "slow_contours.hpp"
+#include "tedloc/error.hpp"
 #include "tedloc/eval/box_eval.hpp"
 #include "tedloc/eval/metadata.hpp"
 #include "tedloc/eval/npy.hpp"
@@ -69,6 +72,28 @@ TEST(BoxGolden, CamThresholdsAreNumpyArange) {
     const auto got = cam_thresholds(std::stod(s));
     ASSERT_EQ(got.size(), want.size());
     for (std::size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i], want[i]) << s << " " << i;
+  }
+}
+
+// The reference's validity check (np.isnan, min < 0, max > 1) and astype(uint8) truncation, value by value.
+TEST(BoxGolden, QuantizeChecksAndTruncates) {
+  const double inf = std::numeric_limits<double>::infinity();
+  const double denormal = std::numeric_limits<double>::denorm_min();
+  const std::vector<double> good = {0.0, -0.0, denormal, 0.5, 0.999, 1.0 / 255.0, 254.9999 / 255.0, 1.0};
+  const QuantizedMap q = quantize_scoremap(good.data(), 2, 4, "good.npy");
+  const std::vector<std::uint8_t> want = {0, 0, 0, 127, 254, 1, 254, 255};  // uint8(v * 255), truncated
+  EXPECT_EQ(q.values, want);
+  EXPECT_EQ(q.max, 255);
+  for (double bad : {std::nan(""), -std::nan(""), -denormal, -0.5, std::nextafter(1.0, 2.0), 2.0, inf, -inf}) {
+    std::vector<double> values(37, 0.25);
+    values[29] = bad;  // past a whole vector of good values, not at the start
+    try {
+      quantize_scoremap(values.data(), 1, 37, "bad.npy");
+      ADD_FAILURE() << bad << " accepted";
+    } catch (const InputError& e) {
+      EXPECT_NE(std::string(e.what()).find("bad.npy: score map value"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("at index 29"), std::string::npos) << e.what();
+    }
   }
 }
 
