@@ -21,18 +21,24 @@ std::vector<double> cam_thresholds(double interval) {
 
 namespace {
 
-// Whether every value is in [0, 1] (NaN is not), on the bits so that the loop vectorises (the compiler does not
-// vectorise a reduction over floating-point comparisons). With mag the bits without the sign: a value is in
-// [0, 1] iff mag <= the bits of 1.0 and (the sign is clear or mag == 0, i.e. -0.0); mag < 2^63, so kOne - mag
-// has its top bit set iff mag > kOne, and a & -mag iff the sign is set and mag != 0.
-bool all_in_unit_interval(const double* values, std::size_t n) {
+// out[i] = uint8(values[i] * 255) (truncated, numpy's astype(uint8)); returns whether every value is in [0, 1]
+// (NaN is not). One pass, on the bits so that the loop vectorises (the compiler does not vectorise a reduction
+// over floating-point comparisons). With mag the bits without the sign: a value is in [0, 1] iff mag <= the
+// bits of 1.0 and (the sign is clear or mag == 0, i.e. -0.0); mag < 2^63, so kOne - mag has its top bit set iff
+// mag > kOne, and a & -mag iff the sign is set and mag != 0.
+bool quantize_values(const double* values, std::size_t n, std::uint8_t* out) {
   constexpr std::uint64_t kOne = 0x3FF0000000000000u;
   std::uint64_t violation = 0;
   for (std::size_t i = 0; i < n; ++i) {
     std::uint64_t a;
     std::memcpy(&a, values + i, sizeof a);
     const std::uint64_t mag = a << 1 >> 1;
-    violation |= (kOne - mag) | (a & (0 - mag));
+    const std::uint64_t bad = (kOne - mag) | (a & (0 - mag));
+    violation |= bad;
+    a &= (bad >> 63) - 1;  // a bad value becomes 0.0, so that the conversion stays defined
+    double v;
+    std::memcpy(&v, &a, sizeof v);
+    out[i] = static_cast<std::uint8_t>(static_cast<int>(v * 255.0));
   }
   return violation >> 63 == 0;
 }
@@ -45,17 +51,14 @@ QuantizedMap quantize_scoremap(const double* values, int height, int width, cons
   q.height = height;
   q.width = width;
   const std::size_t n = static_cast<std::size_t>(height) * static_cast<std::size_t>(width);
-  if (!all_in_unit_interval(values, n)) {
+  q.values.resize(n);
+  if (!quantize_values(values, n, q.values.data())) {
     const std::size_t i = static_cast<std::size_t>(
         std::find_if(values, values + n, [](double v) { return !(v >= 0.0 && v <= 1.0); }) - values);
     throw InputError(name + ": score map value " + std::to_string(values[i]) + " at index " + std::to_string(i) +
                      " is NaN or outside [0, 1]");
   }
-  q.values.resize(n);
-  std::uint8_t* out = q.values.data();  // a local pointer: stores through q.values[i] would reload it (char aliasing)
-  for (std::size_t i = 0; i < n; ++i)
-    out[i] = static_cast<std::uint8_t>(static_cast<int>(values[i] * 255.0));  // numpy's astype(uint8): truncation
-  q.max = *std::max_element(out, out + n);
+  q.max = *std::max_element(q.values.begin(), q.values.end());
   return q;
 }
 
