@@ -199,7 +199,7 @@ std::vector<ParamDecl> data_params() {
   return {
       {"data.metadata", ParamType::String, nullptr, "folder with the train/val/test split folders (protocol layout)", true},
       {"data.images", ParamType::String, nullptr, "image root: images are <root>/<image id>", true},
-      {"data.classes", ParamType::String, "", "class names, one per line (default <metadata>/classes.txt)"},
+      {"data.classes", ParamType::File, "", "class names, one per line (default <metadata>/classes.txt)"},
       {"data.size", ParamType::Int, 224, "model input side (eval resize, train crop)"},
       {"data.resize", ParamType::Int, 256, "train: resize side before the random crop"},
       {"data.augment", ParamType::String, "crop_flip", "train augmentation", false, {"crop_flip", "flip", "none"}},
@@ -214,7 +214,7 @@ std::vector<ParamDecl> data_params() {
 std::vector<ParamDecl> encoder_params() {
   return {
       {"encoder.type", ParamType::String, "clip", "frozen encoder", false, {"clip", "torchscript"}},
-      {"encoder.weights", ParamType::String, nullptr, "CLIP checkpoint (.safetensors/.pt) or TorchScript file", true},
+      {"encoder.weights", ParamType::File, nullptr, "CLIP checkpoint (.safetensors/.pt) or TorchScript file", true},
   };
 }
 
@@ -223,9 +223,9 @@ std::vector<ParamDecl> text_params() {
       {"text.encoder", ParamType::String, "ngram", "class text embeddings", false, {"ngram", "clip", "file"}},
       {"text.dim", ParamType::Int, 512, "ngram: embedding width"},
       {"text.templates", ParamType::StringList, nlohmann::json::array(), "prompt templates with {} (empty: built-in)"},
-      {"text.vocab", ParamType::String, "", "clip: bpe_simple_vocab_16e6.txt.gz"},
-      {"text.weights", ParamType::String, "", "clip: checkpoint of the text tower (default encoder.weights)"},
-      {"text.file", ParamType::String, "", "file: K x d embeddings (.npy or .safetensors)"},
+      {"text.vocab", ParamType::File, "", "clip: bpe_simple_vocab_16e6.txt.gz"},
+      {"text.weights", ParamType::File, "", "clip: checkpoint of the text tower (default encoder.weights)"},
+      {"text.file", ParamType::File, "", "file: K x d embeddings (.npy or .safetensors)"},
   };
 }
 

@@ -4,9 +4,17 @@
 
 #include <algorithm>
 #include <boost/dll/shared_library.hpp>
+#include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fmt/format.h>
+#include <map>
+#include <mutex>
 #include <sstream>
+#include <tuple>
+
+#include "tedloc/error.hpp"
+#include "tedloc/util.hpp"
 
 namespace tedloc {
 namespace fs = std::filesystem;
@@ -73,6 +81,28 @@ std::string suggest(const std::string& name, const std::vector<std::string>& kno
   std::string list;
   for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
   return " (known: " + list + ")";
+}
+
+// "sha256:HEX" of the file's content, or "missing" (the run itself then reports the missing file). Cached by
+// path, size and modification time: a grid's cells mostly share their weight files.
+std::string file_fingerprint(const std::string& path) {
+  std::error_code ec;
+  if (!fs::is_regular_file(path, ec)) return "missing";
+  const auto size = fs::file_size(path, ec);
+  const auto mtime = fs::last_write_time(path, ec).time_since_epoch().count();
+  if (ec) return "missing";
+  static std::mutex mutex;
+  static std::map<std::tuple<std::string, std::uintmax_t, long long>, std::string> cache;
+  const auto key = std::make_tuple(path, size, static_cast<long long>(mtime));
+  {
+    const std::lock_guard<std::mutex> lock(mutex);
+    if (auto it = cache.find(key); it != cache.end()) return it->second;
+  }
+  if (size > (std::uintmax_t{256} << 20))  // about 1.5 s per 256 MiB: say why the start pauses
+    std::fprintf(stderr, "hashing %s (%.0f MiB) for the runs' identity\n", path.c_str(), size / 1048576.0);
+  std::string fingerprint = "sha256:" + file_sha256_hex(path);
+  const std::lock_guard<std::mutex> lock(mutex);
+  return cache[key] = std::move(fingerprint);
 }
 
 bool element_ok(ParamType list_type, const json& e) {
@@ -216,7 +246,7 @@ std::shared_ptr<void> PluginHost::library_handle(const std::string& file) const 
 }
 
 json PluginHost::resolve_params(const std::vector<ParamDecl>& decls, const json& value, const std::string& path,
-                                std::vector<std::string>& errors) const {
+                                std::vector<std::string>& errors, json* input_files) const {
   json out = json::object();
   const json given = value.is_null() ? json::object() : value;
   if (!given.is_object()) {
@@ -261,8 +291,18 @@ json PluginHost::resolve_params(const std::vector<ParamDecl>& decls, const json&
         }
         return list;
       }
-      case ParamType::Plugin: return resolve_plugin_ref(d.plugin_kind, v, p, errors);
+      case ParamType::Plugin: return resolve_plugin_ref(d.plugin_kind, v, p, errors, input_files);
       case ParamType::Json: return v;
+      case ParamType::File:
+        if (!v.is_string()) return wrong("a file path");
+        if (input_files && !v.get<std::string>().empty()) {
+          try {
+            (*input_files)[p] = file_fingerprint(v.get<std::string>());
+          } catch (const InputError& e) {
+            errors.push_back(fmt::format("{}: {}", p, e.what()));
+          }
+        }
+        return v;
     }
     return v;
   };
@@ -296,7 +336,8 @@ json PluginHost::resolve_params(const std::vector<ParamDecl>& decls, const json&
       errors.push_back(fmt::format("{}: missing required parameter ({}: {})", json_path(path, d.name),
                                    to_string(d.type), d.help));
     } else if (d.type == ParamType::Plugin && !d.default_value.is_null()) {
-      set_dotted(out, d.name, resolve_plugin_ref(d.plugin_kind, d.default_value, json_path(path, d.name), errors));
+      set_dotted(out, d.name,
+                 resolve_plugin_ref(d.plugin_kind, d.default_value, json_path(path, d.name), errors, input_files));
     } else {
       set_dotted(out, d.name, d.default_value);
     }
@@ -305,7 +346,7 @@ json PluginHost::resolve_params(const std::vector<ParamDecl>& decls, const json&
 }
 
 json PluginHost::resolve_plugin_ref(const std::string& kind, const json& value, const std::string& path,
-                                    std::vector<std::string>& errors) const {
+                                    std::vector<std::string>& errors, json* input_files) const {
   json given = value.is_string() ? json{{"plugin", value}} : value;
   if (!given.is_object() || !given.contains("plugin") || !given["plugin"].is_string()) {
     errors.push_back(fmt::format("{}: expected a {} plugin: \"NAME\" or {{\"plugin\": NAME, \"params\": {{...}}}}, got {}",
@@ -327,7 +368,8 @@ json PluginHost::resolve_plugin_ref(const std::string& kind, const json& value, 
     return given;
   }
   const json params = given.contains("params") ? given["params"] : json::object();
-  return json{{"plugin", name}, {"params", resolve_params(entry->info.params, params, path + "/params", errors)}};
+  return json{{"plugin", name},
+              {"params", resolve_params(entry->info.params, params, path + "/params", errors, input_files)}};
 }
 
 json PluginHost::resolve_config(const json& config, std::vector<std::string>& errors) const {
@@ -366,8 +408,10 @@ json PluginHost::resolve_config(const json& config, std::vector<std::string>& er
     }
   }
   out = resolve_params(common, common_part, "", errors);
-  json params = resolve_params(entry->info.params, rest, "", errors);
+  json input_files = json::object();
+  json params = resolve_params(entry->info.params, rest, "", errors, &input_files);
   for (auto it = params.begin(); it != params.end(); ++it) out[it.key()] = it.value();
+  if (!input_files.empty()) out["input_files"] = input_files;
   return out;
 }
 

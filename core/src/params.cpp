@@ -15,6 +15,7 @@ const char* to_string(ParamType type) {
     case ParamType::StringList: return "string list";
     case ParamType::Plugin: return "plugin";
     case ParamType::Json: return "json";
+    case ParamType::File: return "file";
   }
   return "?";
 }

@@ -30,7 +30,7 @@ torch::Tensor map_classes(const std::string& mode, const torch::Tensor& labels, 
 
 // Params shared by both baselines.
 std::vector<tedloc::ParamDecl> common_params() {
-  return {{"weights", tedloc::ParamType::String, nullptr, "CLIP weights: .safetensors or OpenAI TorchScript .pt", true},
+  return {{"weights", tedloc::ParamType::File, nullptr, "CLIP weights: .safetensors or OpenAI TorchScript .pt", true},
           {"mode", tedloc::ParamType::String, "gt", "map of the true class (gt) or of the zero-shot prediction (pred)", false,
            {"gt", "pred"}}};
 }

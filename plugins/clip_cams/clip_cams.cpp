@@ -73,7 +73,7 @@ struct NpyMaps final : tedloc::CamSource {
 TEDLOC_PLUGINS(registrar) {
   registrar.add<tedloc::CamSource, ClipEsCam>(
       {"clip_es", "1.0.0", "CLIP-ES Grad-CAM on CLIP of the requested class, in [0, 1]",
-       {{"weights", tedloc::ParamType::String, nullptr, "CLIP weights: .safetensors or OpenAI TorchScript .pt", true}}});
+       {{"weights", tedloc::ParamType::File, nullptr, "CLIP weights: .safetensors or OpenAI TorchScript .pt", true}}});
   registrar.add<tedloc::CamSource, NpyMaps>(
       {"npy_maps", "1.0.0", "score maps from <dir>/<image_id>.npy (2-D, clamped to [0, 1])",
        {{"dir", tedloc::ParamType::String, nullptr, "folder of <image_id>.npy maps", true}}});

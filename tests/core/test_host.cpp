@@ -3,6 +3,8 @@
 
 #include "tedloc/host.hpp"
 #include "tedloc/plugin/cam_source.hpp"
+#include "tedloc/spec.hpp"
+#include "tedloc/util.hpp"
 #include "test_support.hpp"
 
 namespace tedloc {
@@ -112,6 +114,32 @@ TEST_F(Validation, FillsDefaultsEverywhere) {
   EXPECT_EQ(resolved["device"], "auto");
   EXPECT_EQ(resolved["cam"]["plugin"], "center_prior");
   EXPECT_EQ(resolved["cam"]["params"]["sigma"], 0.25);
+}
+
+// A File parameter's content, not only its path, enters the resolved config (and so the run's hash).
+TEST_F(Validation, InputFilesJoinTheConfigByContent) {
+  testing::TempDir dir;
+  const std::string file = dir / "weights.bin";
+  const auto resolve = [&](const nlohmann::json& config) {
+    std::vector<std::string> errors;
+    auto resolved = host.resolve_config(config, errors);
+    EXPECT_TRUE(errors.empty()) << errors.front();
+    return resolved;
+  };
+  testing::write_file(file, "first weights");
+  const auto first = resolve({{"task", "probe"}, {"input", file}});
+  EXPECT_EQ(first["input"], file);  // the task still receives the path
+  EXPECT_EQ(first["input_files"]["/input"], "sha256:" + sha256_hex("first weights"));
+  EXPECT_EQ(resolve({{"task", "probe"}, {"input", file}}).dump(), first.dump());
+
+  testing::write_file(file, "retrained weights");
+  const auto second = resolve({{"task", "probe"}, {"input", file}});
+  EXPECT_EQ(second["input_files"]["/input"], "sha256:" + sha256_hex("retrained weights"));
+  EXPECT_NE(sha256_hex(canonical_config(second)), sha256_hex(canonical_config(first)));
+
+  EXPECT_EQ(resolve({{"task", "probe"}, {"input", dir / "absent.bin"}})["input_files"]["/input"], "missing");
+  EXPECT_FALSE(resolve({{"task", "probe"}}).contains("input_files"));  // empty: no file
+  EXPECT_EQ(errors_of({{"task", "probe"}, {"input", 3}}).at(0), "/input: expected a file path, got int 3");
 }
 
 TEST_F(Validation, IntAndFloatSpellingsHashAlike) {

@@ -1,8 +1,11 @@
 // Experiment specs: structure errors with file and JSON path (or line and column), and the cells.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <random>
 #include <set>
 
+#include "tedloc/error.hpp"
 #include "tedloc/host.hpp"
 #include "tedloc/spec.hpp"
 #include "tedloc/util.hpp"
@@ -118,6 +121,26 @@ TEST(Sha256, KnownVectors) {
   EXPECT_EQ(sha256_hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
   EXPECT_EQ(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
   EXPECT_EQ(sha256_hex(std::string(1000, 'a')).substr(0, 16), "41edece42d63e8d9");
+  EXPECT_EQ(sha256_hex(std::string(1000000, 'a')), "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+  EXPECT_EQ(sha256_hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"),  // 56 bytes: padding spills over
+            "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+}
+
+TEST(Sha256, PiecesAndFilesGiveTheWholeDigest) {
+  std::mt19937 rng(7);
+  std::string data(3 * 1024 * 1024 + 17, '\0');  // more than the file reader's 1 MiB pieces
+  for (char& c : data) c = static_cast<char>(rng());
+  Sha256 pieces;
+  for (std::size_t at = 0; at < data.size();) {
+    const std::size_t n = std::min<std::size_t>(data.size() - at, rng() % 200);
+    pieces.update(data.data() + at, n);
+    at += n;
+  }
+  EXPECT_EQ(pieces.hex(), sha256_hex(data));
+  testing::TempDir dir;
+  testing::write_file(dir / "blob", data);
+  EXPECT_EQ(file_sha256_hex(dir / "blob"), sha256_hex(data));
+  EXPECT_THROW(file_sha256_hex(dir / "absent"), InputError);
 }
 
 }  // namespace

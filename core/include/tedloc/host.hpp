@@ -47,13 +47,16 @@ class PluginHost {
   }
 
   // Validation. Each error is one line "JSON-PATH: reason"; `path` is the JSON pointer of `value`.
-  // Returns the value with every default filled in.
+  // Returns the value with every default filled in. A non-empty File parameter adds {its JSON path:
+  // "sha256:HEX" or "missing"} to `*input_files` when given.
   nlohmann::json resolve_params(const std::vector<ParamDecl>& decls, const nlohmann::json& value,
-                                const std::string& path, std::vector<std::string>& errors) const;
+                                const std::string& path, std::vector<std::string>& errors,
+                                nlohmann::json* input_files = nullptr) const;
   // A Plugin-typed value: "NAME" or {"plugin": NAME, "params": {...}} -> {"plugin": NAME, "params": resolved}.
   nlohmann::json resolve_plugin_ref(const std::string& kind, const nlohmann::json& value, const std::string& path,
-                                    std::vector<std::string>& errors) const;
-  // A cell config {"task": NAME, "seed", "device", "threads", ...task params} -> fully resolved config.
+                                    std::vector<std::string>& errors, nlohmann::json* input_files = nullptr) const;
+  // A cell config {"task": NAME, "seed", "device", "threads", ...task params} -> fully resolved config, with
+  // "input_files" (see resolve_params) when any File parameter is set.
   nlohmann::json resolve_config(const nlohmann::json& config, std::vector<std::string>& errors) const;
 
  private:

@@ -6,7 +6,9 @@
 
 namespace tedloc {
 
-enum class ParamType { Int, Float, Bool, String, IntList, FloatList, StringList, Plugin, Json };
+// File: a path (a string) to an input file, e.g. weights. The SHA-256 of its content joins the run's resolved
+// config (under "input_files"), so that a changed file makes a new run instead of reusing the old one's results.
+enum class ParamType { Int, Float, Bool, String, IntList, FloatList, StringList, Plugin, Json, File };
 
 const char* to_string(ParamType type);
 

@@ -40,5 +40,6 @@ TEDLOC_PLUGINS(registrar) {
         {"diverge_at", tedloc::ParamType::Int, -1, "epoch whose loss is NaN (-1: never)"},
         {"fail", tedloc::ParamType::Bool, false, "throw at the end"},
         {"mode", tedloc::ParamType::String, "a", "a label", false, {"a", "b", "c"}},
+        {"input", tedloc::ParamType::File, "", "an input file (unused)"},
         {"cam", tedloc::ParamType::Plugin, "center_prior", "a CAM source (unused)", false, {}, "cam_source"}}});
 }
