@@ -89,6 +89,7 @@ std::string file_fingerprint(const std::string& path) {
   std::error_code ec;
   if (!fs::is_regular_file(path, ec)) return "missing";
   const auto size = fs::file_size(path, ec);
+  if (ec) return "missing";  // checked after each call: a later success clears ec
   const auto mtime = fs::last_write_time(path, ec).time_since_epoch().count();
   if (ec) return "missing";
   static std::mutex mutex;
@@ -293,16 +294,7 @@ json PluginHost::resolve_params(const std::vector<ParamDecl>& decls, const json&
       }
       case ParamType::Plugin: return resolve_plugin_ref(d.plugin_kind, v, p, errors, input_files);
       case ParamType::Json: return v;
-      case ParamType::File:
-        if (!v.is_string()) return wrong("a file path");
-        if (input_files && !v.get<std::string>().empty()) {
-          try {
-            (*input_files)[p] = file_fingerprint(v.get<std::string>());
-          } catch (const InputError& e) {
-            errors.push_back(fmt::format("{}: {}", p, e.what()));
-          }
-        }
-        return v;
+      case ParamType::File: return v.is_string() ? v : wrong("a file path");
     }
     return v;
   };
@@ -340,6 +332,17 @@ json PluginHost::resolve_params(const std::vector<ParamDecl>& decls, const json&
                  resolve_plugin_ref(d.plugin_kind, d.default_value, json_path(path, d.name), errors, input_files));
     } else {
       set_dotted(out, d.name, d.default_value);
+    }
+  }
+  // Input files, given or by default, once every value is known.
+  for (const auto& d : decls) {
+    const json* file = d.type == ParamType::File && input_files ? find_dotted(out, d.name) : nullptr;
+    if (!file || !file->is_string() || file->get<std::string>().empty()) continue;
+    const std::string p = json_path(path, d.name);
+    try {
+      (*input_files)[p] = file_fingerprint(file->get<std::string>());
+    } catch (const InputError& e) {
+      errors.push_back(fmt::format("{}: {}", p, e.what()));
     }
   }
   return out;

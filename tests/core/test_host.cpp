@@ -140,6 +140,15 @@ TEST_F(Validation, InputFilesJoinTheConfigByContent) {
   EXPECT_EQ(resolve({{"task", "probe"}, {"input", dir / "absent.bin"}})["input_files"]["/input"], "missing");
   EXPECT_FALSE(resolve({{"task", "probe"}}).contains("input_files"));  // empty: no file
   EXPECT_EQ(errors_of({{"task", "probe"}, {"input", 3}}).at(0), "/input: expected a file path, got int 3");
+
+  // A default path counts like a given one.
+  std::vector<std::string> errors;
+  nlohmann::json files = nlohmann::json::object();
+  const auto params = host.resolve_params({ParamDecl{"w", ParamType::File, file, "weights"}}, nlohmann::json::object(),
+                                          "/x", errors, &files);
+  EXPECT_TRUE(errors.empty());
+  EXPECT_EQ(params["w"], file);
+  EXPECT_EQ(files["/x/w"], "sha256:" + sha256_hex("retrained weights"));
 }
 
 TEST_F(Validation, IntAndFloatSpellingsHashAlike) {
