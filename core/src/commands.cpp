@@ -135,7 +135,9 @@ int grid_command(const std::vector<std::string>& args, const std::string& argv0)
     apply_overrides(spec, vm["set"].as<std::vector<std::string>>());
     for (const auto& s : vm["set"].as<std::vector<std::string>>()) grid.child_argv.insert(grid.child_argv.end(), {"--set", s});
   }
-  const std::vector<Cell> cells = expand_spec(spec, *host);
+  // A --jobs child works on the cells its parent validated and stored: expanding again would only repeat the
+  // validation and the hashing of every input file.
+  const std::vector<Cell> cells = grid.worker_only ? std::vector<Cell>{} : expand_spec(spec, *host);
 
   if (grid.dry_run) {
     std::vector<std::vector<std::string>> rows;
