@@ -29,5 +29,6 @@ if [[ "${1:-}" != "--no-apt" ]]; then
   fi
 fi
 
-cmake --preset release >/dev/null
+# TEDLOC_CMAKE_ARGS: extra configure options (CI passes -DTEDLOC_WERROR=ON).
+cmake --preset release ${TEDLOC_CMAKE_ARGS:-} >/dev/null
 cmake --build --preset release -j "$(nproc)"

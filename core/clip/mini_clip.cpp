@@ -112,11 +112,6 @@ std::vector<torch::optim::OptimizerParamGroup> parameter_groups(CLIP& model, dou
   return groups;
 }
 
-// CLIP-ES's image feature (forward_last_layer): ln_post on every token, mean of the patch tokens, @ proj.
-torch::Tensor mean_patch_embedding(VisionTransformer& vit, const torch::Tensor& images) {
-  return vit->patch_tokens(images).mean(1);
-}
-
 struct Accuracy {
   double global = 0, patch_mean = 0;
 };

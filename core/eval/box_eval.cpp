@@ -351,15 +351,15 @@ inline void ContourSweep::count_quads(int p, int root, unsigned nb) {
       return on == 1 ? 1 : on == 3 ? -1 : (m == 0b1001 || m == 0b0110) ? -2 : 0;
     };
     std::array<Delta, 512> t{};
-    for (unsigned nb = 0; nb < 512; ++nb)
+    for (unsigned hood = 0; hood < 512; ++hood)
       for (int r = 0; r < 2; ++r)
         for (int c = 0; c < 2; ++c) {
           const int k = 3 * r + c;
-          const unsigned before = ((nb >> k) & 1) | ((nb >> (k + 1)) & 1) << 1 | ((nb >> (k + 3)) & 1) << 2 |
-                                  ((nb >> (k + 4)) & 1) << 3;
+          const unsigned before = ((hood >> k) & 1) | ((hood >> (k + 1)) & 1) << 1 | ((hood >> (k + 3)) & 1) << 2 |
+                                  ((hood >> (k + 4)) & 1) << 3;
           const unsigned after = before | 1u << (3 - (2 * r + c));  // p is the opposite corner of each window
-          t[nb].area2 += quad(after, false) - quad(before, false);
-          t[nb].euler4 += quad(after, true) - quad(before, true);
+          t[hood].area2 += quad(after, false) - quad(before, false);
+          t[hood].euler4 += quad(after, true) - quad(before, true);
         }
     return t;
   }();

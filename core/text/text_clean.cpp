@@ -110,6 +110,7 @@ std::u32string python_lower(std::u32string_view text) {
     int32_t n = 0;
     UBool error = false;
     U16_APPEND(units, n, 2, static_cast<UChar32>(c), error);
+    (void)error;  // the code points come from validated UTF-8: never a surrogate or above U+10FFFF
     utf16.append(reinterpret_cast<const char16_t*>(units), n);
   }
   const auto to_lower = [&](std::u16string& lowered) {

@@ -15,6 +15,7 @@
 #include "tedloc/clip/clip_model.hpp"
 #include "tedloc/clip/safetensors.hpp"
 #include "tedloc/error.hpp"
+#include "test_support.hpp"
 
 namespace fs = std::filesystem;
 using namespace tedloc;
@@ -22,10 +23,7 @@ using namespace tedloc::clip;
 
 namespace {
 
-fs::path golden_dir() {
-  const char* env = std::getenv("TEDLOC_SHARED");
-  return fs::path(env ? env : TEDLOC_SHARED_DIR) / "golden" / "clip";
-}
+fs::path golden_dir() { return tedloc::testing::shared_dir() / "golden" / "clip"; }
 std::string golden(const std::string& file) { return (golden_dir() / file).string(); }
 
 // Absolute tolerance per output. The README measured float32 reference vs a float64 re-implementation
@@ -56,6 +54,7 @@ void expect_close(const torch::Tensor& actual, const torch::Tensor& expected, co
 class ClipFiles : public ::testing::Test {
  protected:
   void SetUp() override {
+    TEDLOC_NEED_SHARED("golden/clip");
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
     dir_ = fs::temp_directory_path() / ("tedloc_clip_" + std::to_string(::getpid()) + "_" + info->name());
     fs::remove_all(dir_);
@@ -121,6 +120,7 @@ TEST_F(ClipFiles, ForwardCommandMatchesEveryGoldenKey) {
 }
 
 TEST(Clip, ConfigurationInferredFromShapesAndMetadata) {
+  TEDLOC_NEED_SHARED("golden/clip");
   const auto ckpt = read_safetensors(golden("weights.safetensors"));
   EXPECT_EQ(ckpt.metadata.at("vision_heads"), "2");
   EXPECT_EQ(ckpt.metadata.at("text_heads"), "2");
@@ -140,6 +140,7 @@ TEST(Clip, ConfigurationInferredFromShapesAndMetadata) {
 }
 
 TEST(Clip, BatchedGradCamEqualsOneImageAtATime) {
+  TEDLOC_NEED_SHARED("golden/clip");
   auto model = load_clip(golden("weights.safetensors"));
   const auto inputs = read_safetensors(golden("inputs.safetensors")).tensors;
   const auto& images = inputs.at("images");
@@ -161,6 +162,7 @@ TEST(Clip, BatchedGradCamEqualsOneImageAtATime) {
 }
 
 TEST(Clip, DenseClassMapsAreCosinesOnTheGrid) {
+  TEDLOC_NEED_SHARED("golden/clip");
   auto model = load_clip(golden("weights.safetensors"));
   const auto inputs = read_safetensors(golden("inputs.safetensors")).tensors;
   torch::NoGradGuard no_grad;
@@ -309,6 +311,7 @@ TEST_F(ClipFiles, SafetensorsRoundTrip) {
 }
 
 TEST(Clip, FusedInferenceAttentionEqualsTheExplicitOne) {
+  TEDLOC_NEED_SHARED("golden/clip");
   // Without gradients the attention takes PyTorch's fused kernel; with them, the explicit softmax(q k^T) v.
   auto model = load_clip(golden("weights.safetensors"));
   const auto images = read_safetensors(golden("inputs.safetensors")).tensors.at("images");

@@ -6,12 +6,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include "test_support.hpp"
+
 namespace tedloc::eval::testing {
 
-inline std::string shared_dir() {
-  const char* env = std::getenv("TEDLOC_SHARED");
-  return env && *env ? env : TEDLOC_SHARED_DIR;
-}
+inline std::string shared_dir() { return ::tedloc::testing::shared_dir().string(); }
 inline std::string golden_dir() { return shared_dir() + "/golden/wsol"; }
 
 inline const nlohmann::json& expected() {

@@ -67,6 +67,7 @@ void check_boxes(const QuantizedMap& map, const std::vector<double>& thresholds,
 }
 
 TEST(BoxGolden, CamThresholdsAreNumpyArange) {
+  TEDLOC_NEED_SHARED("golden/wsol");
   for (const char* s : {"0.01", "0.001"}) {
     const auto want = doubles(expected()["cam_threshold_lists"][s]);
     const auto got = cam_thresholds(std::stod(s));
@@ -98,6 +99,7 @@ TEST(BoxGolden, QuantizeChecksAndTruncates) {
 }
 
 TEST(BoxGolden, ResizeBbox) {
+  TEDLOC_NEED_SHARED("golden/wsol");
   for (const auto& c : expected()["box"]["unit"]["resize_bbox"]) {
     const ImageSize size{c["image_size"][0].get<int>(), c["image_size"][1].get<int>()};
     EXPECT_EQ(resize_box(box_of(c["box"]), size, c["resize_size"][0].get<int>()), box_of(c["result"])) << c.dump();
@@ -105,6 +107,7 @@ TEST(BoxGolden, ResizeBbox) {
 }
 
 TEST(BoxGolden, CalculateMultipleIou) {
+  TEDLOC_NEED_SHARED("golden/wsol");
   for (const auto& c : expected()["box"]["unit"]["calculate_multiple_iou"]) {
     const auto a = boxes_of(c["box_a"]), b = boxes_of(c["box_b"]);
     for (std::size_t i = 0; i < a.size(); ++i)
@@ -113,6 +116,7 @@ TEST(BoxGolden, CalculateMultipleIou) {
 }
 
 TEST(BoxGolden, TinyCases) {
+  TEDLOC_NEED_SHARED("golden/wsol");
   const auto tenths = doubles(expected()["box"]["boxes_at_thresholds"]["thresholds"]);
   const auto hundredths = cam_thresholds(0.01);
   for (const auto& c : expected()["box"]["boxes_at_thresholds"]["tiny_cases"]) {
@@ -127,6 +131,7 @@ TEST(BoxGolden, TinyCases) {
 }
 
 TEST(BoxGolden, ChosenImages) {
+  TEDLOC_NEED_SHARED("golden/wsol");
   const auto tenths = doubles(expected()["box"]["boxes_at_thresholds"]["thresholds"]);
   for (const auto& c : expected()["box"]["boxes_at_thresholds"]["images"])
     check_boxes(load_map(golden_dir() + "/" + c["scoremap"].get<std::string>()), tenths, c, c["image_id"]);
@@ -146,6 +151,7 @@ SplitRun load_golden_split(const std::string& name) {
 class BoxSplit : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(BoxSplit, PerImageCurves) {
+  TEDLOC_NEED_SHARED("golden/wsol");
   const SplitRun run = load_golden_split(GetParam());
   const json& per_image = expected()["box"]["splits"][GetParam()]["per_image"];
   ASSERT_EQ(per_image.size(), run.split.image_ids.size());
@@ -177,6 +183,7 @@ TEST_P(BoxSplit, PerImageCurves) {
 }
 
 TEST_P(BoxSplit, MaxBoxAccForEverySetting) {
+  TEDLOC_NEED_SHARED("golden/wsol");
   const SplitRun run = load_golden_split(GetParam());
   ContourSweep sweep;
   for (const json& s : expected()["box"]["splits"][GetParam()]["settings"]) {

@@ -18,6 +18,7 @@ using testing::expected;
 using testing::golden_dir;
 
 TEST(Pxap, ReferenceGroundTruthMasks) {
+  TEDLOC_NEED_SHARED("golden/wsol");
   const std::string root = golden_dir() + "/pxap";
   const SplitMetadata split = load_split(root + "/metadata/OpenImages/test");
   ASSERT_EQ(split.kind, LocalizationKind::kMasks);
@@ -31,6 +32,7 @@ TEST(Pxap, ReferenceGroundTruthMasks) {
 }
 
 TEST(Pxap, HistogramsAndAreaMatchTheReference) {
+  TEDLOC_NEED_SHARED("golden/wsol");
   const std::string root = golden_dir() + "/pxap";
   for (const auto& [interval, want] : expected()["pxap"]["results"].items()) {
     EvalOptions o;
@@ -56,6 +58,7 @@ TEST(Pxap, HistogramsAndAreaMatchTheReference) {
 }
 
 TEST(Pxap, CorruptPngIsAnInputError) {
+  TEDLOC_NEED_SHARED("golden/wsol");
   const auto path = std::filesystem::temp_directory_path() / "tedloc_bad.png";
   std::ifstream in(golden_dir() + "/pxap/gt_masks_224/test/0a1b2c/02b2c57b650f9de1.png", std::ios::binary);
   std::string bytes((std::istreambuf_iterator<char>(in)), {});
@@ -65,6 +68,7 @@ TEST(Pxap, CorruptPngIsAnInputError) {
 }
 
 TEST(EvalCommand, JsonMatchesTheGoldenSplits) {
+  TEDLOC_NEED_SHARED("golden/wsol");
   for (const char* split : {"test", "val"})
     for (const auto& s : expected()["box"]["splits"][split]["settings"]) {
       EvalOptions o;
@@ -82,6 +86,7 @@ TEST(EvalCommand, JsonMatchesTheGoldenSplits) {
 }
 
 TEST(EvalCommand, ExitCodes) {
+  TEDLOC_NEED_SHARED("golden/wsol");
   const std::string meta = golden_dir() + "/metadata/CUB/test", maps = golden_dir() + "/scoremaps";
   EXPECT_EQ(eval_command({"--help"}), kExitOk);
   EXPECT_EQ(eval_command({"--metadata", meta, "--scoremaps", maps, "--interval", "0.01", "--json"}), kExitOk);

@@ -53,6 +53,7 @@ std::string mutate(std::string s, std::mt19937& rng) {
 }
 
 TEST(Npy, EveryGoldenMapReads) {
+  TEDLOC_NEED_SHARED("golden/wsol");
   int n = 0;
   for (const auto& e : fs::recursive_directory_iterator(golden_dir()))
     if (e.path().extension() == ".npy") {
@@ -92,6 +93,7 @@ TEST(Npy, OtherDtypesFortranOrderAndVersion2) {
 }
 
 TEST(Npy, MalformedHeadersNameTheFile) {
+  TEDLOC_NEED_SHARED("golden/wsol");
   const std::string good = slurp(golden_dir() + "/cases/ring.npy");
   for (const std::string& bad : {std::string(), std::string("\x93NUMPZ"), good.substr(0, 9), good.substr(0, 40),
                                  good.substr(0, good.size() - 1), good + "x"}) {
@@ -109,6 +111,7 @@ TEST(Npy, MalformedHeadersNameTheFile) {
 }
 
 TEST(Npy, FuzzedFilesParseOrThrowInputError) {
+  TEDLOC_NEED_SHARED("golden/wsol");
   std::mt19937 rng(1);
   const std::vector<std::string> seeds = {slurp(golden_dir() + "/cases/ring.npy"),
                                           slurp(golden_dir() + "/cases/levels_k255_f64.npy")};
@@ -128,6 +131,7 @@ TEST(Npy, FuzzedFilesParseOrThrowInputError) {
 }
 
 TEST(Metadata, EveryRealSplitLoads) {
+  TEDLOC_NEED_SHARED("data/wsol_metadata");
   const std::string root = shared_dir() + "/data/wsol_metadata";
   struct Want { const char* split; std::size_t images; std::size_t boxes; };
   for (const Want& w : {Want{"CUB/train", 5994, 5994}, Want{"CUB/val", 1000, 1000}, Want{"CUB/test", 5794, 5794},
@@ -184,6 +188,7 @@ TEST(Metadata, ErrorsNameFileAndLine) {
 }
 
 TEST(Metadata, FuzzedFilesLoadOrThrowInputError) {
+  TEDLOC_NEED_SHARED("golden/wsol");
   TempDir dir;
   const std::string src = golden_dir() + "/metadata/CUB/val/";
   std::mt19937 rng(2);

@@ -70,6 +70,7 @@ class Train : public ::testing::Test {
 testing::TempDir* Train::dir_ = nullptr;
 
 TEST_F(Train, LossFallsMetricsAreStoredAndASeedRepeatsTheRun) {
+  TEDLOC_NEED_SHARED("golden/clip");
   const std::string db = *dir_ / "a.db";
   const GridResult result = run(db, base(0.05, 3), "train");
   ASSERT_EQ(result.counts.done, 1) << Store(db).runs().at(0).error;
@@ -99,6 +100,7 @@ TEST_F(Train, LossFallsMetricsAreStoredAndASeedRepeatsTheRun) {
 }
 
 TEST_F(Train, Bf16AutocastTrainsToTheEndWithOtherNumbers) {
+  TEDLOC_NEED_SHARED("golden/clip");
   nlohmann::json config = base(0.05, 1);
   const std::string fp32_db = *dir_ / "fp32.db", bf16_db = *dir_ / "bf16.db";
   ASSERT_EQ(run(fp32_db, config, "fp32").counts.done, 1);
@@ -129,6 +131,7 @@ TEST(Precision, ScopeSwitchesAutocastAndRestoresIt) {
 }
 
 TEST_F(Train, AnExplodingLossMarksTheRunDiverged) {
+  TEDLOC_NEED_SHARED("golden/clip");
   const std::string db = *dir_ / "nan.db";
   const GridResult result = run(db, base(1e30, 2), "nan");
   EXPECT_EQ(result.counts.diverged, 1);

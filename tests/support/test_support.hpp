@@ -33,11 +33,44 @@ inline std::string read_file(const std::string& file) {
   return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
 }
 
-// The shared/ folder with the goldens ($TEDLOC_SHARED overrides the compiled-in path).
+// The shared/ folder with the goldens ($TEDLOC_SHARED overrides the compiled-in path, ../shared).
 inline std::filesystem::path shared_dir() {
-  if (const char* env = std::getenv("TEDLOC_SHARED")) return env;
-  return TEDLOC_SHARED_DIR;
+  const char* env = std::getenv("TEDLOC_SHARED");
+  return env && *env ? std::filesystem::path(env) : std::filesystem::path(TEDLOC_SHARED_DIR);
 }
+
+// True when a missing golden must fail rather than skip: CI sets TEDLOC_REQUIRE_SHARED=1 so that it runs
+// every golden suite; a user's fresh clone has no ../shared and skips them.
+inline bool shared_required() {
+  const char* env = std::getenv("TEDLOC_REQUIRE_SHARED");
+  return env && *env && std::string(env) != "0";
+}
+
+// Empty when shared_dir()/relative exists, else the one line a skipped (or failed) golden test prints.
+inline std::string missing_shared(const std::string& relative) {
+  const auto path = shared_dir() / relative;
+  if (std::filesystem::exists(path)) return {};
+  return path.string() + " is absent: this golden suite needs the shared/ folder (set TEDLOC_SHARED=DIR; "
+                         "TEDLOC_REQUIRE_SHARED=1 turns this skip into a failure)";
+}
+
+}  // namespace tedloc::testing
+
+// At the top of a test body or SetUp(): skips the test when shared_dir()/RELATIVE is missing, or fails it
+// when TEDLOC_REQUIRE_SHARED is set.
+#define TEDLOC_NEED_SHARED(relative)                                              \
+  do {                                                                            \
+    const std::string tedloc_missing_ = ::tedloc::testing::missing_shared(relative); \
+    if (!tedloc_missing_.empty()) {                                               \
+      if (::tedloc::testing::shared_required()) FAIL() << tedloc_missing_;        \
+      GTEST_SKIP() << tedloc_missing_;                                            \
+    }                                                                             \
+  } while (0)
+
+namespace tedloc::testing {
+
+// The exit code of a benchmark program that skipped (ctest's SKIP_RETURN_CODE).
+constexpr int kSkipExitCode = 77;
 
 inline std::string tedloc_exe() { return std::string(TEDLOC_BUILD_DIR) + "/tedloc"; }
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "tedloc/text/clip_tokenizer.hpp"
+#include "test_support.hpp"
 
 namespace {
 
@@ -28,8 +29,11 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 }  // namespace
 
 int main() {
-  const char* shared = std::getenv("TEDLOC_SHARED");
-  const auto golden = std::filesystem::path(shared ? shared : TEDLOC_SHARED_DIR) / "golden" / "clip";
+  if (const std::string missing = tedloc::testing::missing_shared("golden/clip"); !missing.empty()) {
+    std::printf("skipped: %s\n", missing.c_str());
+    return tedloc::testing::shared_required() ? 1 : tedloc::testing::kSkipExitCode;
+  }
+  const auto golden = tedloc::testing::shared_dir() / "golden" / "clip";
   const auto templates = read_lines(golden / "imagenet_templates.txt");
   const auto classes = read_lines(golden / "imagenet_classnames.txt");
   if (templates.size() != 80 || classes.size() != 1000) {

@@ -33,6 +33,7 @@ std::vector<nlohmann::json> read_lines_as_json(const std::string& text) {
 }
 
 TEST(TokenizeCommand, PrintsOneArrayPerStdinLine) {
+  TEDLOC_NEED_SHARED("golden/clip");
   // The golden texts without a newline of their own, one per line.
   std::ifstream golden(testing::clip_golden_dir() / "tokenizer.jsonl");
   std::string input;
@@ -51,6 +52,7 @@ TEST(TokenizeCommand, PrintsOneArrayPerStdinLine) {
 }
 
 TEST(TokenizeCommand, ContextAndNoTruncate) {
+  TEDLOC_NEED_SHARED("golden/clip");
   // Two golden texts: "kite (bird of prey)" (8 tokens), "American robin" (4 tokens).
   std::ifstream golden(testing::clip_golden_dir() / "tokenizer.jsonl");
   std::string line;

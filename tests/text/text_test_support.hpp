@@ -7,12 +7,11 @@
 
 #include <zlib.h>
 
+#include "test_support.hpp"
+
 namespace tedloc::text::testing {
 
-inline std::filesystem::path clip_golden_dir() {
-  const char* shared = std::getenv("TEDLOC_SHARED");
-  return std::filesystem::path(shared ? shared : TEDLOC_SHARED_DIR) / "golden" / "clip";
-}
+inline std::filesystem::path clip_golden_dir() { return ::tedloc::testing::shared_dir() / "golden" / "clip"; }
 
 inline std::filesystem::path clip_vocab() { return clip_golden_dir() / "bpe_simple_vocab_16e6.txt.gz"; }
 
