@@ -203,9 +203,10 @@ TEST_P(BoxSplit, MaxBoxAccForEverySetting) {
     }
     EXPECT_EQ(sum.mean, s["max_box_acc_mean"].get<double>()) << where;
     EXPECT_EQ(localization_at(curves, operating_index(curves)).box_acc[1], s["max_box_acc_iou50"].get<double>());
-    if (s.contains("accuracy_curve_iou50"))
+    if (s.contains("accuracy_curve_iou50")) {
       for (std::size_t i = 0; i < curves.cam_thresholds.size(); ++i)
         EXPECT_EQ(percent(curves.num_correct[1][i], curves.num_images), s["accuracy_curve_iou50"][i].get<double>());
+    }
     if (s.contains("evaluate_wsol")) {
       for (const auto& [key, value] : s["evaluate_wsol"].items())
         EXPECT_EQ(key == "True" ? sum.mean : sum.per_iou[1].max_box_acc, value.get<double>()) << where << " " << key;
