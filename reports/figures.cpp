@@ -16,7 +16,7 @@
 #include "tedloc/error.hpp"
 #include "tedloc/eval/npy.hpp"
 #include "tedloc/method/anchors.hpp"
-#include "tedloc/method/text_encoder.hpp"
+#include "tedloc/clip/text_encoder.hpp"
 #include "tedloc/reports/raster.hpp"
 
 namespace tedloc::reports {
@@ -227,7 +227,7 @@ Image training_curves_figure(const Store& store, std::int64_t run, const std::st
 }
 
 Image anchor_similarity_figure(const std::vector<std::string>& class_names) {
-  const torch::Tensor text = method::ngram_text_embeddings(class_names, method::default_prompt_templates());
+  const torch::Tensor text = clip::ngram_text_embeddings(class_names, clip::default_prompt_templates());
   const std::array<std::pair<std::string, torch::Tensor>, 3> matrices = {{
       {"before: text embeddings", cosine_matrix(text)},
       {"after QR (Gram-Schmidt)", cosine_matrix(method::qr_anchors(text).anchors)},

@@ -1,7 +1,6 @@
-// `tedloc`: the workbench's command line. Each command lives in the core (or a component) as
-// NAME_command(args); this file only dispatches and maps errors to exit codes.
-#include <c10/util/Exception.h>
-
+// `tedloc`: the workbench's command line. It links only the torch-free libraries, so that `--version`, `runs`,
+// `query`, `eval` and `report TABLE` start in milliseconds; the torch commands load libtedloc_commands.so on
+// demand (torch_command). This file only dispatches and maps errors to exit codes.
 #include <cstdio>
 #include <cstring>
 #include <functional>
@@ -9,13 +8,9 @@
 #include <string>
 #include <vector>
 
-#include "tedloc/clip/clip_cli.hpp"
-#include "tedloc/clip/mini_clip.hpp"
-#include "tedloc/commands.hpp"
-#include "tedloc/data/fashion_wsol.hpp"
-#include "tedloc/eval/eval_cli.hpp"
-#include "tedloc/reports/report.hpp"
-#include "tedloc/text/tokenize_command.hpp"
+#include "tedloc/cli/commands.hpp"
+#include "tedloc/cli/eval_command.hpp"
+#include "tedloc/cli/tokenize_command.hpp"
 #include "tedloc/error.hpp"
 #include "tedloc/version.hpp"
 
@@ -30,8 +25,8 @@ struct Command {
 int clip_command(const std::vector<std::string>& args) {
   const std::map<std::string, std::function<int(const std::vector<std::string>&)>> sub = {
       {"tokenize", [](const std::vector<std::string>& a) { return tedloc::text::tokenize_command(a); }},
-      {"forward", tedloc::clip::clip_forward_command},
-      {"train-mini", tedloc::clip::train_mini_clip_command},
+      {"forward", [](const std::vector<std::string>& a) { return tedloc::torch_command("clip forward", a); }},
+      {"train-mini", [](const std::vector<std::string>& a) { return tedloc::torch_command("clip train-mini", a); }},
   };
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || !sub.count(args[0])) {
     std::printf(
@@ -39,8 +34,7 @@ int clip_command(const std::vector<std::string>& args) {
         "       tedloc clip forward --weights W --inputs IN.safetensors --out OUT.safetensors\n"
         "       tedloc clip train-mini --data DIR --out FILE.safetensors   train the embedded benchmark's mini-CLIP\n"
         "(tedloc clip SUBCOMMAND --help for its options)\n");
-    return args.empty() || sub.count(args[0]) || args[0] == "--help" || args[0] == "-h" ? tedloc::kExitOk
-                                                                                         : tedloc::kExitUsage;
+    return !args.empty() && (args[0] == "--help" || args[0] == "-h") ? tedloc::kExitOk : tedloc::kExitUsage;
   }
   return sub.at(args[0])(std::vector<std::string>(args.begin() + 1, args.end()));
 }
@@ -51,20 +45,24 @@ void usage(const std::map<std::string, Command>& commands) {
   for (const auto& [name, command] : commands) std::printf("  %-10s %s\n", name.c_str(), command.summary);
   std::printf(
       "\nexit codes: 0 success, 1 some run failed, 2 bad command line, 3 bad input (spec, file, plugin),\n"
-      "130 interrupted\n");
+      "4 internal error (a bug or a broken installation), 130 interrupted\n");
+}
+
+// A command of libtedloc_commands.so.
+Command torch(const char* name, const char* summary) {
+  return {[name](const std::vector<std::string>& a) { return tedloc::torch_command(name, a); }, summary};
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  const std::string argv0 = "/proc/self/exe";
   std::map<std::string, Command> commands = {
-      {"grid", {[&](const auto& a) { return tedloc::grid_command(a, argv0); }, "run an experiment grid from a JSON spec"}},
+      {"grid", torch("grid", "run an experiment grid from a JSON spec")},
       {"runs", {tedloc::runs_command, "list runs and their fate"}},
       {"query", {tedloc::query_command, "run read-only SQL on the store"}},
-      {"plugins", {tedloc::plugins_command, "list plugins, or --describe NAME"}},
+      {"plugins", torch("plugins", "list plugins, or --describe NAME")},
       {"eval", {tedloc::eval::eval_command, "MaxBoxAcc / MaxBoxAccV2 / PxAP of .npy score maps (the reference's protocol)"}},
-      {"data", {tedloc::data::data_command, "build a dataset: tedloc data fashion-wsol --out DIR"}},
+      {"data", torch("data", "build a dataset: tedloc data fashion-wsol --out DIR")},
       {"clip", {clip_command, "CLIP: tokenize text, forward a checkpoint"}},
       {"report", {tedloc::reports::report_command, "the paper's tables (md, latex, csv) and figures (PNG) from the store"}},
   };
@@ -89,9 +87,9 @@ int main(int argc, char** argv) {
   } catch (const tedloc::InputError& e) {
     std::fprintf(stderr, "tedloc %s: error: %s\n", argv[1], e.what());
     return tedloc::kExitBadInput;
-  } catch (const c10::Error& e) {
-    std::fprintf(stderr, "tedloc %s: torch error: %s\n", argv[1], e.what_without_backtrace());
-    return tedloc::kExitRunFailed;
+  } catch (const tedloc::InternalError& e) {
+    std::fprintf(stderr, "tedloc %s: internal error: %s\n", argv[1], e.what());
+    return tedloc::kExitInternal;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "tedloc %s: error: %s\n", argv[1], e.what());
     return tedloc::kExitRunFailed;

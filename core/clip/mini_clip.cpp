@@ -18,7 +18,7 @@
 #include "tedloc/device.hpp"
 #include "tedloc/error.hpp"
 #include "tedloc/eval/metadata.hpp"
-#include "tedloc/method/text_encoder.hpp"
+#include "tedloc/clip/text_encoder.hpp"
 #include "tedloc/util.hpp"
 
 namespace tedloc::clip {
@@ -202,10 +202,10 @@ MiniClipResult train_mini_clip(const MiniClipOptions& o) {
   CLIP model(mini_clip_config(o, canvas));  // initialised on the CPU: the same weights on every device
   model->to(device);
   model->train();
-  method::NgramEncoderOptions text_options;
+  NgramEncoderOptions text_options;
   text_options.dim = o.embed_dim;
   const auto text =
-      method::ngram_text_embeddings(class_names, method::default_prompt_templates(), text_options).to(device);
+      ngram_text_embeddings(class_names, default_prompt_templates(), text_options).to(device);
 
   torch::optim::AdamW optimizer(parameter_groups(model, o.weight_decay), torch::optim::AdamWOptions(o.lr));
   const int64_t steps_per_epoch = train.num_batches(), total = steps_per_epoch * o.epochs;

@@ -11,7 +11,7 @@
 #include "tedloc/error.hpp"
 #include "tedloc/eval/npy.hpp"
 #include "tedloc/method/inference.hpp"
-#include "tedloc/method/text_encoder.hpp"
+#include "tedloc/clip/text_encoder.hpp"
 #include "tedloc/text/clip_tokenizer.hpp"
 
 namespace tedloc::method {
@@ -151,12 +151,12 @@ Encoder make_encoder(const Params& p, int64_t image_size, const c10::Device& dev
 torch::Tensor class_text_embeddings(const Params& p, const std::vector<std::string>& names) {
   const std::string kind = p.get<std::string>("text.encoder");
   auto templates = p.get<std::vector<std::string>>("text.templates");
-  if (templates.empty()) templates = default_prompt_templates();
+  if (templates.empty()) templates = clip::default_prompt_templates();
   torch::Tensor t;
   if (kind == "ngram") {
-    NgramEncoderOptions o;
+    clip::NgramEncoderOptions o;
     o.dim = p.get<int64_t>("text.dim");
-    t = ngram_text_embeddings(names, templates, o);
+    t = clip::ngram_text_embeddings(names, templates, o);
   } else if (kind == "clip") {
     const std::string vocab = p.get<std::string>("text.vocab");
     std::string weights = p.get<std::string>("text.weights");
@@ -181,7 +181,7 @@ torch::Tensor class_text_embeddings(const Params& p, const std::vector<std::stri
   } else {
     const std::string file = p.get<std::string>("text.file");
     if (file.size() > 4 && file.substr(file.size() - 4) == ".npy") {
-      t = load_anchors_npy(file);
+      t = clip::load_anchors_npy(file);
     } else {
       const auto st = clip::read_safetensors(file);
       if (st.tensors.size() != 1) throw InputError(file + ": expected exactly one K x d tensor");

@@ -10,7 +10,7 @@
 #include <torch/torch.h>
 #include <unistd.h>
 
-#include "tedloc/clip/clip_cli.hpp"
+#include "tedloc/commands/clip_command.hpp"
 #include "tedloc/clip/clip_dense.hpp"
 #include "tedloc/clip/clip_model.hpp"
 #include "tedloc/clip/safetensors.hpp"

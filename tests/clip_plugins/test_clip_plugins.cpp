@@ -17,6 +17,7 @@
 #include "tedloc/host.hpp"
 #include "tedloc/plugin/baseline.hpp"
 #include "tedloc/plugin/cam_source.hpp"
+#include "tedloc/tasks.hpp"
 #include "test_support.hpp"
 
 namespace tedloc {
@@ -76,7 +77,7 @@ class ClipPlugins : public ::testing::Test {
     return p.matmul(context.class_embeddings[c]).view({4, 4});
   }
 
-  PluginHost host;
+  PluginHost host{register_builtin_plugins};
   PluginContext context;
   static clip::TensorMap* inputs_;
   static clip::TensorMap* expected_;

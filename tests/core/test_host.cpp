@@ -5,6 +5,7 @@
 #include "tedloc/plugin/cam_source.hpp"
 #include "tedloc/spec.hpp"
 #include "tedloc/util.hpp"
+#include "tedloc/tasks.hpp"
 #include "test_support.hpp"
 
 namespace tedloc {
@@ -19,7 +20,7 @@ std::string only_error(const PluginHost& host) {
 }
 
 TEST(PluginHost, LoadsAGoodLibraryAndMakesItsPlugins) {
-  PluginHost host;
+  PluginHost host{register_builtin_plugins};
   host.scan(kExampleDir);
   EXPECT_TRUE(host.errors().empty());
   const PluginEntry* entry = host.find("cam_source", "center_prior");
@@ -40,7 +41,7 @@ TEST(PluginHost, LoadsAGoodLibraryAndMakesItsPlugins) {
 }
 
 TEST(PluginHost, RefusesAWrongAbiVersionNamingTheFile) {
-  PluginHost host;
+  PluginHost host{register_builtin_plugins};
   host.scan(kPlugins + "/bad_abi");
   const std::string e = only_error(host);
   EXPECT_NE(e.find("libtedloc_test_bad_abi.so"), std::string::npos) << e;
@@ -48,7 +49,7 @@ TEST(PluginHost, RefusesAWrongAbiVersionNamingTheFile) {
 }
 
 TEST(PluginHost, RefusesAMissingSymbol) {
-  PluginHost host;
+  PluginHost host{register_builtin_plugins};
   host.scan(kPlugins + "/no_register");
   const std::string e = only_error(host);
   EXPECT_NE(e.find("libtedloc_test_no_register.so"), std::string::npos) << e;
@@ -56,7 +57,7 @@ TEST(PluginHost, RefusesAMissingSymbol) {
 }
 
 TEST(PluginHost, RefusesALibraryThatCannotBeLoaded) {
-  PluginHost host;
+  PluginHost host{register_builtin_plugins};
   host.scan(kPlugins + "/undefined");
   const std::string e = only_error(host);
   EXPECT_NE(e.find("libtedloc_test_undefined.so: cannot be loaded"), std::string::npos) << e;
@@ -64,7 +65,7 @@ TEST(PluginHost, RefusesALibraryThatCannotBeLoaded) {
 }
 
 TEST(PluginHost, RefusesADuplicateNameAndKeepsTheFirst) {
-  PluginHost host;
+  PluginHost host{register_builtin_plugins};
   host.scan(kPlugins + "/good");
   host.scan(kPlugins + "/dup");
   const std::string e = only_error(host);
@@ -81,7 +82,7 @@ TEST(PluginHost, ReadsThePluginPathEnvironmentVariable) {
 }
 
 TEST(PluginHost, UnknownPluginSuggestsTheClosestName) {
-  PluginHost host;
+  PluginHost host{register_builtin_plugins};
   host.scan(kExampleDir);
   try {
     host.require("cam_source", "center_prio");
@@ -102,7 +103,7 @@ class Validation : public ::testing::Test {
     host.resolve_config(config, errors);
     return errors;
   }
-  PluginHost host;
+  PluginHost host{register_builtin_plugins};
 };
 
 TEST_F(Validation, FillsDefaultsEverywhere) {

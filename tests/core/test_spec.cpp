@@ -9,6 +9,7 @@
 #include "tedloc/host.hpp"
 #include "tedloc/spec.hpp"
 #include "tedloc/util.hpp"
+#include "tedloc/tasks.hpp"
 #include "test_support.hpp"
 
 namespace tedloc {
@@ -26,7 +27,7 @@ std::string error_of(const std::function<void()>& f) {
 class Specs : public ::testing::Test {
  protected:
   void SetUp() override { host.scan(TEDLOC_TEST_PLUGIN_DIR "/good"); host.scan(TEDLOC_BUILD_DIR "/plugins"); }
-  PluginHost host;
+  PluginHost host{register_builtin_plugins};
   testing::TempDir dir;
 };
 

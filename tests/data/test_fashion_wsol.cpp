@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "data_test_util.hpp"
+#include "tedloc/commands/commands.hpp"
 #include "tedloc/data/fashion_wsol.hpp"
 #include "tedloc/error.hpp"
 

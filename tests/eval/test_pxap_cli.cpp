@@ -6,7 +6,7 @@
 
 #include "golden.hpp"
 #include "tedloc/error.hpp"
-#include "tedloc/eval/eval_cli.hpp"
+#include "tedloc/cli/eval_command.hpp"
 #include "tedloc/eval/metadata.hpp"
 #include "tedloc/eval/npy.hpp"
 #include "tedloc/eval/pxap.hpp"

@@ -8,7 +8,7 @@
 #include "tedloc/error.hpp"
 #include "python_oracle.hpp"
 #include "tedloc/method/pseudo_labels.hpp"
-#include "tedloc/method/text_encoder.hpp"
+#include "tedloc/clip/text_encoder.hpp"
 
 using namespace tedloc::method;
 
@@ -108,7 +108,7 @@ for i in range(30):
 )", dir.string())), 0);
   for (int i = 0; i < 30; ++i) {
     SCOPED_TRACE(i);
-    const auto map = tedloc::method::load_anchors_npy((dir / fmt::format("map{}.npy", i)).string());
+    const auto map = tedloc::clip::load_anchors_npy((dir / fmt::format("map{}.npy", i)).string());
     std::ifstream in(dir / fmt::format("otsu{}.txt", i));
     double expected = 0;
     in >> expected;

@@ -10,9 +10,9 @@
 
 #include "tedloc/error.hpp"
 #include "python_oracle.hpp"
-#include "tedloc/method/text_encoder.hpp"
+#include "tedloc/clip/text_encoder.hpp"
 
-using namespace tedloc::method;
+using namespace tedloc::clip;
 namespace fs = std::filesystem;
 
 namespace {

@@ -12,6 +12,7 @@
 #include "tedloc/error.hpp"
 #include "tedloc/host.hpp"
 #include "tedloc/device.hpp"
+#include "tedloc/tasks.hpp"
 #include "test_support.hpp"
 
 namespace tedloc {
@@ -50,7 +51,7 @@ class Train : public ::testing::Test {
   }
 
   GridResult run(const std::string& db, const nlohmann::json& config, const std::string& name) {
-    PluginHost host;
+    PluginHost host{register_builtin_plugins};
     host.scan(std::string(TEDLOC_BUILD_DIR) + "/plugins");
     const Spec spec = parse_spec(nlohmann::json{{"experiment", name}, {"base", config}}.dump(), name + ".json");
     GridOptions options;

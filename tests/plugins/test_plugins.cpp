@@ -4,6 +4,7 @@
 #include "tedloc/host.hpp"
 #include "tedloc/plugin/anchor_transform.hpp"
 #include "tedloc/plugin/loss_set.hpp"
+#include "tedloc/tasks.hpp"
 
 namespace tedloc {
 namespace {
@@ -21,7 +22,7 @@ class Plugins : public ::testing::Test {
     EXPECT_TRUE(errors.empty());
     return host.make<T>(name, resolved["params"], PluginContext{});
   }
-  PluginHost host;
+  PluginHost host{register_builtin_plugins};
 };
 
 TEST_F(Plugins, QrAnchorsAreOrthonormalAndSayWhichCaseRan) {

@@ -7,7 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tedloc/error.hpp"
-#include "tedloc/text/tokenize_command.hpp"
+#include "tedloc/cli/tokenize_command.hpp"
 #include "text_test_support.hpp"
 
 namespace tedloc::text {

@@ -1,0 +1,101 @@
+// `tedloc runs` and `tedloc query`: read the store, never write it.
+#include "tedloc/cli/commands.hpp"
+
+#include <algorithm>
+#include <boost/program_options.hpp>
+#include <filesystem>
+#include <fmt/format.h>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "tedloc/cli_options.hpp"
+#include "tedloc/error.hpp"
+#include "tedloc/store.hpp"
+
+namespace tedloc {
+namespace po = boost::program_options;
+using nlohmann::json;
+
+int runs_command(const std::vector<std::string>& args) {
+  po::options_description options("tedloc runs options");
+  options.add_options()("help,h", "show this help")("db", po::value<std::string>()->default_value("tedloc.db"),
+                                                    "the SQLite store")(
+      "experiment,e", po::value<std::string>()->default_value(""), "only this experiment")(
+      "status,s", po::value<std::string>()->default_value(""),
+      "only runs in this state: pending, running, done, failed, diverged, interrupted")(
+      "json", "one JSON object per line instead of a table");
+  po::variables_map vm;
+  if (!parse_command_line(args, options, {}, vm, "usage: tedloc runs [--db FILE] [--experiment NAME] [--status S] [--json]")) {
+    return kExitOk;
+  }
+  const std::string db = vm["db"].as<std::string>();
+  if (!std::filesystem::exists(db)) throw InputError(db + ": no such database (run `tedloc grid` first)");
+  Store store(db);
+  const std::string status = vm["status"].as<std::string>();
+  const std::vector<std::string> statuses = {"pending", "running", "done", "failed", "diverged", "interrupted"};
+  if (!status.empty() && std::find(statuses.begin(), statuses.end(), status) == statuses.end()) {
+    throw UsageError("--status " + status + ": not a run state (pending, running, done, failed, diverged, interrupted)");
+  }
+  const auto runs = store.runs(vm["experiment"].as<std::string>(), status);
+  if (vm.count("json")) {
+    for (const auto& r : runs) {
+      std::cout << json{{"id", r.id},         {"experiment", r.experiment}, {"label", r.label},
+                        {"status", r.status}, {"seed", r.seed},             {"attempts", r.attempts},
+                        {"device", r.device}, {"duration_s", r.duration_s}, {"error", r.error},
+                        {"config_hash", r.config_hash}, {"config", json::parse(r.config_json)}}
+                       .dump()
+                << "\n";
+    }
+    return kExitOk;
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& r : runs) {
+    rows.push_back({std::to_string(r.id), r.experiment, r.label, r.status, std::to_string(r.attempts), r.device,
+                    r.duration_s > 0 ? fmt::format("{:.1f}", r.duration_s) : "", r.error});
+  }
+  print_table({"id", "experiment", "cell", "status", "tries", "device", "seconds", "error"}, rows);
+  return kExitOk;
+}
+
+int query_command(const std::vector<std::string>& args) {
+  po::options_description options("tedloc query options");
+  options.add_options()("help,h", "show this help")("sql", po::value<std::string>()->required(), "the SQL")(
+      "db", po::value<std::string>()->default_value("tedloc.db"), "the SQLite store")(
+      "csv", "comma-separated output")("json", "one JSON object per row");
+  po::positional_options_description positional;
+  positional.add("sql", 1);
+  po::variables_map vm;
+  if (!parse_command_line(args, options, positional, vm,
+             "usage: tedloc query \"SQL\" [--db FILE] [--csv|--json]\n\nRuns SQL on a read-only connection. "
+             "Tables: experiments, runs, experiment_runs, metrics, artifacts, run_events.")) {
+    return kExitOk;
+  }
+  const std::string db = vm["db"].as<std::string>();
+  if (!std::filesystem::exists(db)) throw InputError(db + ": no such database");
+  const QueryResult result = Store(db).query(vm["sql"].as<std::string>());
+  if (vm.count("json")) {
+    for (const auto& row : result.rows) {
+      json object = json::object();
+      for (std::size_t c = 0; c < row.size(); ++c) object[result.columns[c]] = row[c];
+      std::cout << object.dump() << "\n";
+    }
+  } else if (vm.count("csv")) {
+    auto quote = [](const std::string& s) {
+      if (s.find_first_of(",\"\n") == std::string::npos) return s;
+      std::string out = "\"";
+      for (char ch : s) out += ch == '"' ? std::string("\"\"") : std::string(1, ch);
+      return out + "\"";
+    };
+    for (std::size_t c = 0; c < result.columns.size(); ++c) std::cout << (c ? "," : "") << quote(result.columns[c]);
+    std::cout << "\n";
+    for (const auto& row : result.rows) {
+      for (std::size_t c = 0; c < row.size(); ++c) std::cout << (c ? "," : "") << quote(row[c]);
+      std::cout << "\n";
+    }
+  } else {
+    print_table(result.columns, result.rows);
+  }
+  return kExitOk;
+}
+
+}  // namespace tedloc

@@ -1,0 +1,202 @@
+#include "tedloc/commands/commands.hpp"
+
+#include "tedloc/cli_options.hpp"
+
+#include <boost/program_options.hpp>
+#include <cstdio>
+#include <filesystem>
+#include <fmt/format.h>
+#include <iostream>
+
+#include "tedloc/engine.hpp"
+#include "tedloc/error.hpp"
+#include "tedloc/host.hpp"
+#include "tedloc/tasks.hpp"
+
+namespace tedloc {
+namespace po = boost::program_options;
+using nlohmann::json;
+
+namespace {
+
+void add_plugin_dir_option(po::options_description& options) {
+  options.add_options()("plugin-dir", po::value<std::vector<std::string>>()->composing(),
+                        "also load the plugins in this folder (repeatable; $TEDLOC_PLUGIN_PATH too)");
+}
+
+// The host with every default and requested plugin folder scanned; refused libraries are reported.
+std::unique_ptr<PluginHost> make_host(const po::variables_map& vm, bool report_errors = true) {
+  auto host = std::make_unique<PluginHost>(register_builtin_plugins);
+  for (const auto& dir : PluginHost::default_dirs()) host->scan(dir);
+  if (vm.count("plugin-dir")) {
+    for (const auto& dir : vm["plugin-dir"].as<std::vector<std::string>>()) {
+      if (!std::filesystem::is_directory(dir)) throw UsageError("--plugin-dir " + dir + ": no such folder");
+      host->scan(dir);
+    }
+  }
+  if (report_errors) {
+    for (const auto& e : host->errors()) std::fprintf(stderr, "tedloc: plugin refused: %s\n", e.c_str());
+  }
+  return host;
+}
+
+std::string type_text(const ParamDecl& d) {
+  return d.type == ParamType::Plugin ? "plugin:" + d.plugin_kind : to_string(d.type);
+}
+
+}  // namespace
+
+int grid_command(const std::vector<std::string>& args, const std::string& argv0) {
+  po::options_description options("tedloc grid options");
+  options.add_options()("help,h", "show this help")(
+      "spec", po::value<std::string>()->required(), "the experiment spec (JSON)")(
+      "db", po::value<std::string>()->default_value("tedloc.db"), "the SQLite store")(
+      "work-dir", po::value<std::string>(), "run folders (default: <db>.runs)")(
+      "dry-run", "validate and list the cells and their state; run nothing")(
+      "jobs,j", po::value<int>()->default_value(1), "worker processes on this machine")(
+      "rerun", po::value<std::vector<std::string>>()->composing(),
+      "run cells in this state again: failed, diverged (repeatable)")(
+      "set", po::value<std::vector<std::string>>()->composing(),
+      "override the base config: dotted.path=VALUE (repeatable), e.g. --set data.images=/data/CUB/images")(
+      "no-progress", "no progress bar")("worker", "internal: a child worker of --jobs");
+  add_plugin_dir_option(options);
+  po::positional_options_description positional;
+  positional.add("spec", 1);
+  po::variables_map vm;
+  if (!parse_command_line(args, options, positional, vm,
+             "usage: tedloc grid SPEC.json [--db FILE] [--dry-run] [--jobs N] [--rerun failed]\n\n"
+             "Runs every cell of an experiment grid (base config x axes x seeds) and records each run's fate\n"
+             "and metrics in the store. Cells already done are skipped; runs whose process died are run again.\n"
+             "Several `tedloc grid` processes may work on the same spec and database at once.")) {
+    return kExitOk;
+  }
+  GridOptions grid;
+  grid.db_path = vm["db"].as<std::string>();
+  if (vm.count("work-dir")) grid.work_root = vm["work-dir"].as<std::string>();
+  grid.dry_run = vm.count("dry-run") > 0;
+  grid.jobs = vm["jobs"].as<int>();
+  if (grid.jobs < 1) throw UsageError("--jobs must be at least 1");
+  grid.progress = !vm.count("no-progress");
+  grid.worker_only = vm.count("worker") > 0;
+  if (vm.count("rerun")) {
+    for (const auto& s : vm["rerun"].as<std::vector<std::string>>()) {
+      if (s != "failed" && s != "diverged") throw UsageError("--rerun takes failed or diverged, not " + s);
+      grid.rerun.push_back(s);
+    }
+  }
+  const std::string spec_path = vm["spec"].as<std::string>();
+  grid.child_argv = {argv0, "grid", spec_path, "--db", grid.db_path, "--worker", "--no-progress"};
+  if (!grid.work_root.empty()) grid.child_argv.insert(grid.child_argv.end(), {"--work-dir", grid.work_root});
+  if (vm.count("plugin-dir")) {
+    for (const auto& d : vm["plugin-dir"].as<std::vector<std::string>>()) {
+      grid.child_argv.insert(grid.child_argv.end(), {"--plugin-dir", d});
+    }
+  }
+
+  auto host = make_host(vm, !grid.worker_only);
+  Spec spec = load_spec(spec_path);
+  if (vm.count("set")) {
+    apply_overrides(spec, vm["set"].as<std::vector<std::string>>());
+    for (const auto& s : vm["set"].as<std::vector<std::string>>()) grid.child_argv.insert(grid.child_argv.end(), {"--set", s});
+  }
+  // A --jobs child works on the cells its parent validated and stored: expanding again would only repeat the
+  // validation and the hashing of every input file.
+  const std::vector<Cell> cells = grid.worker_only ? std::vector<Cell>{} : expand_spec(spec, *host);
+
+  if (grid.dry_run) {
+    std::vector<std::vector<std::string>> rows;
+    std::map<std::string, std::string> state;
+    if (std::filesystem::exists(grid.db_path)) {
+      Store store(grid.db_path);
+      for (const auto& r : store.runs()) state[r.config_hash] = r.status;
+    }
+    for (const auto& c : cells) {
+      const auto it = state.find(c.hash);
+      rows.push_back({std::to_string(c.index), c.label, c.hash.substr(0, 12), it == state.end() ? "new" : it->second});
+    }
+    print_table({"cell", "axes", "hash", "state"}, rows);
+    std::cout << fmt::format("{}: {} cells ({} axes x {} seeds); nothing run (--dry-run)\n", spec.experiment,
+                             cells.size(), spec.axes.size(), spec.seeds.size());
+    return kExitOk;
+  }
+
+  const auto db_folder = std::filesystem::path(grid.db_path).parent_path();
+  if (!db_folder.empty()) std::filesystem::create_directories(db_folder);
+  const GridResult result = run_grid(spec, cells, *host, grid);
+  if (!grid.worker_only) {
+    const StatusCounts& c = result.counts;
+    std::cout << fmt::format(
+        "{}: {} cells: {} done, {} diverged, {} failed, {} interrupted, {} pending, {} running elsewhere "
+        "({} run by this process)\n",
+        spec.experiment, c.total(), c.done, c.diverged, c.failed, c.interrupted, c.pending, c.running, result.ran);
+    if (c.failed > 0) {
+      std::cout << "see the failures: tedloc runs --db " << grid.db_path << " --experiment " << spec.experiment
+                << " --status failed\n";
+    }
+  }
+  return grid_exit_code(result);
+}
+
+int plugins_command(const std::vector<std::string>& args) {
+  po::options_description options("tedloc plugins options");
+  options.add_options()("help,h", "show this help")("describe,d", po::value<std::string>(),
+                                                    "print the parameters of the plugin NAME")(
+      "json", "machine-readable output");
+  add_plugin_dir_option(options);
+  po::variables_map vm;
+  if (!parse_command_line(args, options, {}, vm,
+             "usage: tedloc plugins [--describe NAME] [--plugin-dir DIR]... [--json]\n\n"
+             "Lists the plugins found (kind, name, version, file) and any library that was refused.")) {
+    return kExitOk;
+  }
+  auto host = make_host(vm, false);
+  if (vm.count("describe")) {
+    const std::string name = vm["describe"].as<std::string>();
+    bool found = false;
+    for (const auto& e : host->entries()) {
+      if (e.info.name != name) continue;
+      found = true;
+      std::cout << fmt::format("{} {} {} ({})\n  {}\n\nparameters:\n", e.kind, e.info.name, e.info.version, e.file,
+                               e.info.summary);
+      if (e.info.params.empty()) std::cout << "  (none)\n";
+      for (const auto& d : e.info.params) {
+        std::string def = d.required ? "required" : "default " + d.default_value.dump();
+        if (!d.choices.empty()) {
+          std::string list;
+          for (const auto& c : d.choices) list += (list.empty() ? "" : "|") + c;
+          def += ", one of " + list;
+        }
+        std::cout << fmt::format("  {:<24} {:<14} {}\n  {:<24} {:<14} {}\n", d.name, type_text(d), d.help, "", "",
+                                 def);
+      }
+    }
+    if (!found) {
+      throw InputError("no plugin named '" + name + "' (see `tedloc plugins`)");
+    }
+    return kExitOk;
+  }
+  if (vm.count("json")) {
+    json list = json::array();
+    for (const auto& e : host->entries()) {
+      json params = json::array();
+      for (const auto& d : e.info.params) {
+        params.push_back({{"name", d.name}, {"type", type_text(d)}, {"default", d.default_value},
+                          {"required", d.required}, {"help", d.help}});
+      }
+      list.push_back({{"kind", e.kind}, {"name", e.info.name}, {"version", e.info.version}, {"file", e.file},
+                      {"summary", e.info.summary}, {"params", params}});
+    }
+    std::cout << json{{"plugins", list}, {"refused", host->errors()}}.dump(2) << "\n";
+    return host->errors().empty() ? kExitOk : kExitBadInput;
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& e : host->entries()) {
+    rows.push_back({e.kind, e.info.name, e.info.version, std::filesystem::path(e.file).filename().string(),
+                    e.info.summary});
+  }
+  print_table({"kind", "name", "version", "file", "summary"}, rows);
+  for (const auto& e : host->errors()) std::cout << "refused: " << e << "\n";
+  return host->errors().empty() ? kExitOk : kExitBadInput;
+}
+
+}  // namespace tedloc

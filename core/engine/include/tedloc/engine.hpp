@@ -1,0 +1,38 @@
+#pragma once
+// The grid engine: spec -> cells -> runs (claimed from the store, one at a time per worker) -> metrics.
+#include <string>
+#include <vector>
+
+#include "tedloc/spec.hpp"
+#include "tedloc/store.hpp"
+
+namespace tedloc {
+
+class PluginHost;
+
+struct GridOptions {
+  std::string db_path = "tedloc.db";
+  std::string work_root;              // run folders; default: next to the database, "<db>.runs"
+  bool dry_run = false;
+  int jobs = 1;                       // worker processes (this one + jobs - 1 children)
+  std::vector<std::string> rerun;     // statuses to run again: "failed", "diverged"
+  bool progress = true;
+  bool worker_only = false;           // a child started by another `tedloc grid --jobs N`
+  std::vector<std::string> child_argv;  // how to start a child worker (argv[0] = this executable)
+};
+
+struct GridResult {
+  StatusCounts counts;  // the experiment's runs after this invocation
+  int ran = 0;          // runs this process finished (any fate)
+  bool interrupted = false;
+};
+
+// Records the experiment and its cells, then works until no runnable cell is left.
+GridResult run_grid(const Spec& spec, const std::vector<Cell>& cells, const PluginHost& host,
+                    const GridOptions& options);
+
+// The exit code for a grid's outcome (error.hpp): failures or interruptions are not success.
+int grid_exit_code(const GridResult& result);
+
+
+}  // namespace tedloc
