@@ -38,12 +38,12 @@ double tight_frame_scale(int64_t K, int64_t d) { return std::sqrt(static_cast<do
 
 }  // namespace
 
-AnchorResult identity_anchors(const torch::Tensor& A) {
+Anchors identity_anchors(const torch::Tensor& A) {
   if (!A.defined() || A.dim() != 2) throw InputError("anchors: identity needs a K x d matrix");
   return {A, "identity"};
 }
 
-AnchorResult qr_anchors(const torch::Tensor& A) {
+Anchors qr_anchors(const torch::Tensor& A) {
   const auto a = checked_double(A, "qr");
   const int64_t K = a.size(0), d = a.size(1);
   check_full_rank(torch::linalg::svdvals(a, c10::nullopt), "qr");
@@ -57,7 +57,7 @@ AnchorResult qr_anchors(const torch::Tensor& A) {
   return {out.to(A.options()).contiguous(), orthonormal ? "qr_orthonormal" : "qr_tight_frame"};
 }
 
-AnchorResult lowdin_anchors(const torch::Tensor& A) {
+Anchors lowdin_anchors(const torch::Tensor& A) {
   const auto a = checked_double(A, "lowdin");
   const int64_t K = a.size(0), d = a.size(1);
   auto [U, S, Vh] = torch::linalg::svd(a, /*full_matrices=*/false, c10::nullopt);

@@ -79,12 +79,12 @@ torch::Tensor image_classifier_loss(const torch::Tensor& h, const torch::Tensor&
   return F::cross_entropy(class_scores(h, anchors), labels);
 }
 
-LossTerms total_loss(const LossInputs& in, const LossWeights& w, Reduction reduction) {
+LossValues total_loss(const LossBatch& in, const LossWeights& w, Reduction reduction) {
   for (const double l : {w.kd, w.pcl, w.icl})
     if (!std::isfinite(l) || l < 0)
       throw InputError(fmt::format("losses: lambda {} must be finite and >= 0", l));
   if (w.kd == 0 && w.pcl == 0 && w.icl == 0) throw InputError("losses: every lambda is 0, nothing to train");
-  LossTerms t;
+  LossValues t;
   t.total = torch::zeros({}, in.z.options());
   if (w.kd > 0) {
     t.kd = kd_loss(in.z, in.anchors, in.labels, in.cells.fg, reduction);

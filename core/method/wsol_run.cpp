@@ -302,4 +302,19 @@ void log_split_metrics(const MetricSink& log, const std::string& split, const Sp
   }
 }
 
+data::TransformOptions transform_options(const Params& p, bool train) {
+  data::TransformOptions t;
+  t.crop_size = p.get<int>("data.size");
+  const std::string augment = p.get<std::string>("data.augment");
+  t.train = train && augment != "none";
+  t.resize_size = augment == "crop_flip" ? p.get<int>("data.resize") : t.crop_size;
+  t.random_crop = augment == "crop_flip";
+  t.random_flip = augment != "none";
+  if (p.get<std::string>("data.normalize") == "clip") {
+    t.mean = data::kClipMean;
+    t.std = data::kClipStd;
+  }
+  return t;
+}
+
 }  // namespace tedloc::method

@@ -103,12 +103,7 @@ struct CamEvalTask final : Task {
 
 }  // namespace
 
-namespace method {
-void register_method_tasks(PluginRegistrar& registrar);  // method_tasks.cpp
-}
-
-void register_builtin_plugins(PluginRegistrar& registrar) {
-  method::register_method_tasks(registrar);
+void register_cam_eval_task(PluginRegistrar& registrar) {
   registrar.add<Task, CamEvalTask>(
       {"cam_eval", "1.0.0", "scores a cam_source on synthetic objects (box accuracy at IoU 0.5 over thresholds)",
        {{"images", ParamType::Int, 64, "number of synthetic images"},

@@ -5,15 +5,12 @@
 
 namespace {
 
-using AnchorFunction = tedloc::method::AnchorResult (*)(const torch::Tensor&);
+using AnchorFunction = tedloc::Anchors (*)(const torch::Tensor&);
 
 template <AnchorFunction F>
 struct Transform final : tedloc::AnchorTransform {
   explicit Transform(const tedloc::Params&) {}
-  tedloc::Anchors transform(const torch::Tensor& text_embeddings) override {
-    auto result = F(text_embeddings);
-    return {result.anchors, result.case_name};
-  }
+  tedloc::Anchors transform(const torch::Tensor& text_embeddings) override { return F(text_embeddings); }
 };
 
 }  // namespace

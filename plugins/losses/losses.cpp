@@ -17,7 +17,7 @@ struct Losses final : tedloc::LossSet {
         reduction(p.get<std::string>("reduction") == "sum" ? m::Reduction::kSum : m::Reduction::kMean) {}
 
   tedloc::LossTerms compute(const tedloc::LossInputs& in) override {
-    const m::LossTerms t =
+    const m::LossValues t =
         m::total_loss({in.z, in.g_logits, in.anchors, in.labels, {in.fg_cells, in.bg_cells}}, weights, reduction);
     tedloc::LossTerms out{t.total, {{"kd", t.kd}}};
     if (UsePcl) out.terms["pcl"] = t.pcl;

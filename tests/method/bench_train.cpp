@@ -90,7 +90,7 @@ void train_step(Model& model, torch::optim::SGD& optimizer, const torch::Tensor&
                 const Batch& b) {
   const torch::Tensor z = model.decoder->forward(tokens, kGrid, kGrid);
   const torch::Tensor g_logits = model.head->forward(z);
-  const m::LossTerms terms =
+  const m::LossValues terms =
       m::total_loss({z, g_logits, anchors, b.labels, b.cells}, m::LossWeights{}, m::Reduction::kMean);
   double logged = terms.total.item<double>();
   for (const auto& term : {terms.kd, terms.pcl, terms.icl}) logged += term.item<double>();

@@ -80,7 +80,7 @@ TEST(Losses, TotalEq5ByHand) {
   // P_CL = mean(-log 0.75, -log(1 - 0.5)) = (0.28768207 + 0.69314718) / 2 = 0.49041463.
   // I_CL = 0.37110067 (h = (0.4, 1.2), as in the two tests above).
   // L = 0.5 * 0.12692801 + 0.25 * 0.49041463 + 1 * 0.37110067 = 0.55716833.
-  LossInputs in{z_one().requires_grad_(), torch::tensor({0.f, std::log(3.f)}).view({1, 1, 2}).requires_grad_(),
+  LossBatch in{z_one().requires_grad_(), torch::tensor({0.f, std::log(3.f)}).view({1, 1, 2}).requires_grad_(),
                 eye_anchors(), torch::tensor({1L}), CellSample{cells({{1}}), cells({{0}})}};
   const auto t = total_loss(in, {0.5, 0.25, 1.0});
   EXPECT_NEAR(t.kd.item<double>(), 0.12692801, 1e-6);

@@ -2,8 +2,16 @@
 // encoder, real plugins (.so) for the CAM, anchors and losses, a real SQLite store.
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+
+#include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
+#include <thread>
 
 #include <torch/torch.h>
 
@@ -14,6 +22,8 @@
 #include "tedloc/device.hpp"
 #include "tedloc/tasks.hpp"
 #include "test_support.hpp"
+
+extern char** environ;
 
 namespace tedloc {
 namespace {
@@ -139,6 +149,80 @@ TEST_F(Train, AnExplodingLossMarksTheRunDiverged) {
   Store store(db);
   EXPECT_EQ(store.runs().at(0).status, "diverged");
   EXPECT_NE(store.runs().at(0).error.find("loss is"), std::string::npos) << store.runs().at(0).error;
+}
+
+// `tedloc grid SPEC --db DB` as a child process (stderr discarded).
+pid_t start_grid(const std::string& spec, const std::string& db) {
+  std::vector<std::string> args = {testing::tedloc_exe(), "grid", spec, "--db", db, "--no-progress"};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
+  pid_t pid = 0;
+  EXPECT_EQ(posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ), 0);
+  posix_spawn_file_actions_destroy(&actions);
+  return pid;
+}
+
+int wait_exit(pid_t pid) {
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+// Every metric of the experiment's one run but the timings, as "split/name/epoch=value" lines.
+std::vector<std::string> metrics_of(const std::string& db) {
+  std::vector<std::string> lines;
+  for (const auto& row : Store(db).query("SELECT split, name, epoch, value FROM metrics WHERE name NOT IN "
+                                         "('images_per_s', 'latency_ms') ORDER BY 1, 2, 3").rows) {
+    lines.push_back(row[0] + "/" + row[1] + "/" + row[2] + "=" + row[3]);
+  }
+  return lines;
+}
+
+// Kills the grid with SIGKILL at two points (after the first checkpoint, then one epoch after the resumed
+// attempt started), lets a third attempt finish, and compares every metric with a run never killed: the
+// checkpoint must hold all the state the loop changes (net, optimizer, the cell generator's RNG, epoch).
+TEST_F(Train, AKilledRunResumesToTheSameMetrics) {
+  TEDLOC_NEED_SHARED("golden/clip");
+  const std::string spec = *dir_ / "resume.json";
+  nlohmann::json config = base(0.05, 4);
+  config["data"]["augment"] = "crop_flip";  // the CAMs seen through random crops, and a token cache that misses
+  std::ofstream(spec) << nlohmann::json{{"experiment", "resume"}, {"base", config}}.dump();
+  const std::string whole = *dir_ / "whole.db", killed = *dir_ / "killed.db";
+  ASSERT_EQ(wait_exit(start_grid(spec, whole)), 0);
+
+  const auto wait_for_checkpoint = [&](fs::file_time_type newer_than) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+    while (std::chrono::steady_clock::now() < deadline) {
+      for (const auto& dir : fs::directory_iterator(killed + ".runs", fs::directory_options::skip_permission_denied)) {
+        std::error_code ec;
+        const auto time = fs::last_write_time(dir.path() / "last.pt", ec);
+        if (!ec && time > newer_than) return time;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    ADD_FAILURE() << "no checkpoint appeared";
+    return newer_than;
+  };
+  pid_t pid = start_grid(spec, killed);
+  fs::create_directories(killed + ".runs");
+  const auto first = wait_for_checkpoint(fs::file_time_type::min());  // epoch 1 done
+  kill(pid, SIGKILL);
+  EXPECT_EQ(wait_exit(pid), 128 + SIGKILL);
+  pid = start_grid(spec, killed);
+  wait_for_checkpoint(first);  // the resumed attempt finished epoch 2: kill it as it starts epoch 3
+  kill(pid, SIGKILL);
+  EXPECT_EQ(wait_exit(pid), 128 + SIGKILL);
+  ASSERT_EQ(wait_exit(start_grid(spec, killed)), 0);
+
+  EXPECT_EQ(Store(killed).runs().at(0).attempts, 3);
+  const auto expected = metrics_of(whole), actual = metrics_of(killed);
+  EXPECT_GT(expected.size(), 20u);
+  ASSERT_EQ(actual.size(), expected.size());
+  for (std::size_t i = 0; i < expected.size(); ++i) EXPECT_EQ(actual[i], expected[i]);
 }
 
 }  // namespace

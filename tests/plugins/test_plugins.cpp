@@ -28,10 +28,10 @@ class Plugins : public ::testing::Test {
 TEST_F(Plugins, QrAnchorsAreOrthonormalAndSayWhichCaseRan) {
   auto a = torch::randn({5, 16}, torch::kDouble);
   const Anchors result = make<AnchorTransform>("qr")->transform(a);
-  EXPECT_EQ(result.note, "qr_orthonormal");
+  EXPECT_EQ(result.case_name, "qr_orthonormal");
   EXPECT_TRUE(torch::allclose(result.anchors.matmul(result.anchors.t()), torch::eye(5, torch::kDouble), 1e-9, 1e-9));
   const Anchors wide = make<AnchorTransform>("lowdin")->transform(torch::randn({20, 4}, torch::kDouble));
-  EXPECT_EQ(wide.note, "lowdin_tight_frame");
+  EXPECT_EQ(wide.case_name, "lowdin_tight_frame");
   EXPECT_EQ(make<AnchorTransform>("identity")->transform(a).anchors.equal(a), true);
 }
 

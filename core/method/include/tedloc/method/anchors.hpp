@@ -6,17 +6,12 @@
 
 #include <torch/types.h>
 
+#include "tedloc/plugin/anchor_transform.hpp"
+
 namespace tedloc::method {
 
-struct AnchorResult {
-  torch::Tensor anchors;  // K x d
-  // Which case ran, to be written to the run's log and record: "identity", "qr_orthonormal" (K <= d),
-  // "qr_tight_frame" (K > d), "lowdin_orthonormal" (K <= d), "lowdin_tight_frame" (K > d).
-  std::string case_name;
-};
-
 // Anchors as they are.
-AnchorResult identity_anchors(const torch::Tensor& A);
+Anchors identity_anchors(const torch::Tensor& A);
 
 // Gram-Schmidt by Householder QR, the paper's choice. For K <= d the result depends on the class order.
 // K <= d: reduced QR of A^T = Q R (Q: d x K), anchors = Q^T: orthonormal rows. Signs are fixed so that
@@ -27,13 +22,13 @@ AnchorResult identity_anchors(const torch::Tensor& A);
 //   space, which does NOT depend on the class order; a positive cosine of every anchor with its source is
 //   typical but not guaranteed.
 // Throws InputError if A is not a finite 2-D matrix or its rank is below min(K, d) (e.g. duplicated classes).
-AnchorResult qr_anchors(const torch::Tensor& A);
+Anchors qr_anchors(const torch::Tensor& A);
 
 // Loewdin's symmetric orthogonalisation, beyond the paper: with the SVD A = U S V^T,
 // K <= d: anchors = U V^T = (A A^T)^(-1/2) A, the orthonormal rows closest to A (Frobenius);
 // K > d: anchors = sqrt(K/d) U V^T, the polar factor scaled to the same tight frame as qr_anchors.
 // Permutation-equivariant: permuting the classes permutes the anchors, unlike QR.
 // Throws InputError like qr_anchors.
-AnchorResult lowdin_anchors(const torch::Tensor& A);
+Anchors lowdin_anchors(const torch::Tensor& A);
 
 }  // namespace tedloc::method

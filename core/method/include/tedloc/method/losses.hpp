@@ -47,7 +47,7 @@ struct LossWeights {
   double icl = 1.0;
 };
 
-struct LossInputs {
+struct LossBatch {
   torch::Tensor z;         // [B, d, H, W]
   torch::Tensor g_logits;  // [B, H, W]
   torch::Tensor anchors;   // [K, d]
@@ -55,13 +55,13 @@ struct LossInputs {
   CellSample cells;        // omega+ and omega-, [B, s] each
 };
 
-struct LossTerms {
+struct LossValues {
   torch::Tensor kd, pcl, icl;  // undefined when the term is off
   torch::Tensor total;
 };
 
 // Eq. 5, L = l1 L_KD + l2 P_CL + l3 I_CL. Throws InputError for a negative or non-finite lambda, all
 // lambdas 0, or inconsistent shapes (naming the tensor).
-LossTerms total_loss(const LossInputs& in, const LossWeights& weights, Reduction reduction = Reduction::kMean);
+LossValues total_loss(const LossBatch& in, const LossWeights& weights, Reduction reduction = Reduction::kMean);
 
 }  // namespace tedloc::method

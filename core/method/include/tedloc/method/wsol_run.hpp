@@ -51,6 +51,10 @@ Encoder make_encoder(const Params& params, int64_t image_size, const c10::Device
 // text.templates) or "file" (text.file: .npy or .safetensors with one K x d tensor).
 torch::Tensor class_text_embeddings(const Params& params, const std::vector<std::string>& class_names);
 
+// The image transform of data.size / data.resize / data.augment / data.normalize: the training one (random
+// crop and flip as data.augment says) or the evaluation one (resize only).
+data::TransformOptions transform_options(const Params& params, bool train);
+
 // The declared parameters of the data.*, encoder.*, text.* and eval.* groups, shared by the tasks.
 std::vector<ParamDecl> data_params();
 std::vector<ParamDecl> encoder_params();

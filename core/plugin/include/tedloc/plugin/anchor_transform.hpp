@@ -8,7 +8,9 @@ namespace tedloc {
 
 struct Anchors {
   torch::Tensor anchors;  // [K, d]
-  std::string note;       // which case ran (e.g. "qr: K <= d, orthonormal rows"); logged and recorded
+  // Which case ran, logged and recorded with the run: "identity", "qr_orthonormal" (K <= d), "qr_tight_frame"
+  // (K > d), "lowdin_orthonormal" (K <= d), "lowdin_tight_frame" (K > d), or a plugin's own name.
+  std::string case_name;
 };
 
 struct AnchorTransform {
