@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fmt/format.h>
 #include <fstream>
+#include <optional>
 #include <torch/torch.h>
 
 #include "tedloc/eval/npy.hpp"
@@ -215,6 +216,23 @@ data::ImageLoader train_loader(const RunContext& ctx, const WsolDataset& data, c
   return data::ImageLoader(data.train, data.image_root, o);
 }
 
+void log_setup(RunContext& ctx, const Encoder& encoder, const WsolDataset& data) {
+  ctx.log(fmt::format("{}: {} x {} grid of {}-d tokens; {} train / {} val / {} test images, {} classes",
+                      encoder.description, encoder.grid_h, encoder.grid_w, encoder.width, data.train.size(),
+                      data.val.image_ids.size(), data.test.image_ids.size(), data.class_names.size()));
+}
+
+// The epoch's train metrics; the run's outcome when its loss diverged.
+std::optional<RunOutcome> record_epoch(RunContext& ctx, int epoch, const EpochResult& result) {
+  if (result.diverged) {
+    ctx.log_metric("train", "loss", result.diverged_loss, epoch);
+    return RunOutcome{RunStatus::Diverged, *result.diverged};
+  }
+  for (const auto& [name, mean] : result.mean) ctx.log_metric("train", name, mean, epoch);
+  ctx.log_metric("train", "images_per_s", result.images / std::max(result.seconds, 1e-9), epoch);
+  return std::nullopt;
+}
+
 struct TedLocTask final : Task {
   explicit TedLocTask(const Params&) {}
 
@@ -224,9 +242,7 @@ struct TedLocTask final : Task {
     const WsolDataset data = load_wsol_dataset(ctx.params);
     ctx.plugin.class_names = data.class_names;
     Encoder encoder = make_encoder(ctx.params, ctx.params.get<int>("data.size"), device);
-    ctx.log(fmt::format("{}: {} x {} grid of {}-d tokens; {} train / {} val / {} test images, {} classes",
-                        encoder.description, encoder.grid_h, encoder.grid_w, encoder.width, data.train.size(),
-                        data.val.image_ids.size(), data.test.image_ids.size(), data.class_names.size()));
+    log_setup(ctx, encoder, data);
     const torch::Tensor anchors = make_anchors(ctx, data.class_names);
     const std::vector<torch::Tensor> cams = compute_cams(ctx, data, transform_options(ctx.params, false),
                                                          ctx.params.get<int>("data.threads"));
@@ -244,12 +260,7 @@ struct TedLocTask final : Task {
     while (state.next_epoch < config.epochs) {
       const int epoch = state.next_epoch;
       const EpochResult result = train_epoch(state, config, in);
-      if (result.diverged) {
-        ctx.log_metric("train", "loss", result.diverged_loss, epoch);
-        return {RunStatus::Diverged, *result.diverged};
-      }
-      for (const auto& [name, mean] : result.mean) ctx.log_metric("train", name, mean, epoch);
-      ctx.log_metric("train", "images_per_s", result.images / std::max(result.seconds, 1e-9), epoch);
+      if (auto diverged = record_epoch(ctx, epoch, result)) return *diverged;
       const double acc = evaluator.select_on_val(state.net, epoch, result.mean.count("loss") ? result.mean.at("loss") : 0.0);
       if (acc > state.best_score) {
         state.best_score = acc;
