@@ -93,6 +93,7 @@ struct Store::Db {
     }
     std::int64_t i64(int c) const { return sqlite3_column_int64(s, c); }
     double f64(int c) const { return sqlite3_column_double(s, c); }
+    bool null(int c) const { return sqlite3_column_type(s, c) == SQLITE_NULL; }
     std::string text(int c) const {
       const unsigned char* t = sqlite3_column_text(s, c);
       return t ? reinterpret_cast<const char*>(t) : "";
@@ -420,6 +421,72 @@ QueryResult Store::query(const std::string& sql) const {
     if (!current.columns.empty()) result = std::move(current);
   }
   return result;
+}
+
+std::vector<std::string> Store::experiment_names() const {
+  auto st = db_->prepare("SELECT name FROM experiments ORDER BY id");
+  std::vector<std::string> names;
+  while (st.step()) names.push_back(st.text(0));
+  return names;
+}
+
+std::vector<Store::ExperimentRun> Store::experiment_runs(std::int64_t experiment,
+                                                         const std::vector<std::string>& json_paths) const {
+  std::string sql = "SELECT r.id, COALESCE(e.label, ''), r.status, COALESCE(r.work_dir, '')";
+  for (std::size_t p = 0; p < json_paths.size(); ++p) {
+    sql += fmt::format(", json_type(r.config_json, ?{0}), json_extract(r.config_json, ?{0})", p + 2);
+  }
+  auto st = db_->prepare(sql + " FROM runs r JOIN experiment_runs e ON e.run_id = r.id WHERE e.experiment_id = ?1 "
+                               "ORDER BY e.position");
+  st.bind(1, experiment);
+  for (std::size_t p = 0; p < json_paths.size(); ++p) st.bind(static_cast<int>(p + 2), json_paths[p]);
+  std::vector<ExperimentRun> runs;
+  while (st.step()) {
+    ExperimentRun run{st.i64(0), st.text(1), st.text(2), st.text(3), {}};
+    for (std::size_t p = 0; p < json_paths.size(); ++p) {
+      const int c = static_cast<int>(4 + 2 * p);
+      run.config_values.emplace_back(st.null(c) ? std::string() : st.text(c), st.text(c + 1));
+    }
+    runs.push_back(std::move(run));
+  }
+  return runs;
+}
+
+namespace {
+template <class Statement>
+std::vector<Store::RunMetric> read_metrics(Statement& st) {
+  std::vector<Store::RunMetric> metrics;
+  while (st.step()) {
+    metrics.push_back({st.i64(0), st.text(1), st.text(2), static_cast<int>(st.i64(3)), st.f64(4)});
+  }
+  return metrics;
+}
+}  // namespace
+
+std::vector<Store::RunMetric> Store::final_metrics_of_done_runs(std::int64_t experiment) const {
+  auto st = db_->prepare(
+      "SELECT m.run_id, m.split, m.name, m.epoch, m.value FROM metrics m JOIN experiment_runs e ON e.run_id = m.run_id "
+      "JOIN runs r ON r.id = m.run_id WHERE e.experiment_id = ?1 AND r.status = 'done' AND m.epoch = -1 AND "
+      "m.value IS NOT NULL");
+  st.bind(1, experiment);
+  return read_metrics(st);
+}
+
+std::vector<Store::RunMetric> Store::run_metrics(std::int64_t run) const {
+  auto st = db_->prepare("SELECT run_id, split, name, epoch, value FROM metrics WHERE run_id = ?1 AND value IS NOT NULL "
+                         "ORDER BY split, name, epoch");
+  st.bind(1, run);
+  return read_metrics(st);
+}
+
+std::vector<Store::RunArtifact> Store::experiment_artifacts(std::int64_t experiment, const std::string& kind) const {
+  auto st = db_->prepare(
+      "SELECT r.id, COALESCE(e.label, ''), a.path, COALESCE(r.work_dir, '') FROM artifacts a JOIN runs r ON r.id = "
+      "a.run_id JOIN experiment_runs e ON e.run_id = r.id WHERE e.experiment_id = ?1 AND a.kind = ?2 ORDER BY r.id, a.id");
+  st.bind(1, experiment).bind(2, kind);
+  std::vector<RunArtifact> artifacts;
+  while (st.step()) artifacts.push_back({st.i64(0), st.text(1), st.text(2), st.text(3)});
+  return artifacts;
 }
 
 }  // namespace tedloc

@@ -5,6 +5,7 @@
 #include <torch/types.h>
 
 #include <algorithm>
+#include <optional>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -29,12 +30,6 @@ constexpr Rgb kWhite{255, 255, 255}, kBlack{0, 0, 0}, kGrey{150, 150, 150}, kLig
 constexpr Rgb kGreen{0, 200, 0}, kRed{230, 0, 0};
 // Series colours, in order (a colour-blind-safe palette).
 constexpr Rgb kPalette[] = {{0, 0, 0}, {0, 114, 178}, {230, 159, 0}, {0, 158, 115}, {204, 121, 167}, {213, 94, 0}};
-
-std::string sql_quote(const std::string& text) {
-  std::string out = "'";
-  for (char c : text) out += c == '\'' ? std::string("''") : std::string(1, c);
-  return out + "'";
-}
 
 // A plot area in pixels and the data range it shows.
 struct Panel {
@@ -177,18 +172,15 @@ std::string resolve(const std::string& path, const fs::path& base) {
 }  // namespace
 
 Image training_curves_figure(const Store& store, std::int64_t run, const std::string& title) {
-  const QueryResult rows = store.query(fmt::format(
-      "SELECT split, name, epoch, printf('%.17g', value) FROM metrics WHERE run_id = {} AND value IS NOT NULL AND "
-      "((epoch >= 0 AND ((split = 'train' AND name LIKE 'loss%') OR (split = 'val' AND name IN ('maxboxacc_50', "
-      "'cl_top1')))) OR (split = 'model' AND name = 'best_epoch' AND epoch = -1)) ORDER BY split, name, epoch",
-      run));
+  // Per epoch: the train losses, val MaxBoxAcc and CL; and the selected epoch.
   std::map<std::string, Series> losses, accuracies;
   double best_epoch = -1;
-  for (const auto& r : rows.rows) {
-    const double value = std::stod(r[3]);
-    if (!std::isfinite(value)) continue;  // a diverged epoch: nothing to draw
-    if (r[0] == "model") best_epoch = value;
-    else (r[0] == "train" ? losses : accuracies)[r[1]][std::stoi(r[2])] = value;
+  for (const auto& m : store.run_metrics(run)) {
+    if (!std::isfinite(m.value)) continue;  // a diverged epoch: nothing to draw
+    if (m.split == "model" && m.name == "best_epoch" && m.epoch == -1) best_epoch = m.value;
+    if (m.epoch < 0) continue;
+    if (m.split == "train" && m.name.rfind("loss", 0) == 0) losses[m.name][m.epoch] = m.value;
+    if (m.split == "val" && (m.name == "maxboxacc_50" || m.name == "cl_top1")) accuracies[m.name][m.epoch] = m.value;
   }
   if (losses.empty() && accuracies.empty()) throw InputError(fmt::format("run {}: no per-epoch metrics", run));
   if (best_epoch < 0 && accuracies.count("maxboxacc_50")) {  // the model-selection rule, when not recorded
@@ -335,29 +327,23 @@ std::vector<std::string> write_figures(const Store& store, const FigureOptions& 
   save(anchor_similarity_figure(class_names), "anchors_cosine.png");
 
   std::vector<std::string> experiments = options.experiments;
-  if (experiments.empty()) {
-    for (const auto& row : store.query("SELECT name FROM experiments ORDER BY id").rows) experiments.push_back(row[0]);
-  }
+  if (experiments.empty()) experiments = store.experiment_names();
   for (const auto& experiment : experiments) {
-    const QueryResult id = store.query("SELECT id FROM experiments WHERE name = " + sql_quote(experiment));
-    if (id.rows.empty()) throw InputError(fmt::format("{}: no experiment '{}'", store.path(), experiment));
-    const std::string join = "FROM runs r JOIN experiment_runs e ON e.run_id = r.id WHERE e.experiment_id = " + id.rows[0][0];
-    for (const auto& run : store.query("SELECT r.id, e.label, r.status " + join +
-                                       " AND EXISTS (SELECT 1 FROM metrics m WHERE m.run_id = r.id AND m.epoch >= 0) "
-                                       "ORDER BY e.position").rows) {
-      const std::string title = fmt::format("{} run {}: {} [{}]", experiment, run[0], run[1], run[2]);
-      save(training_curves_figure(store, std::stoll(run[0]), title),
-           fmt::format("curves_{}_run{}.png", safe_name(experiment), run[0]));
+    const std::optional<std::int64_t> id = store.find_experiment(experiment);
+    if (!id) throw InputError(fmt::format("{}: no experiment '{}'", store.path(), experiment));
+    for (const auto& run : store.experiment_runs(*id)) {
+      const auto metrics = store.run_metrics(run.id);
+      if (std::none_of(metrics.begin(), metrics.end(), [](const Store::RunMetric& m) { return m.epoch >= 0; })) continue;
+      const std::string title = fmt::format("{} run {}: {} [{}]", experiment, run.id, run.label, run.status);
+      save(training_curves_figure(store, run.id, title), fmt::format("curves_{}_run{}.png", safe_name(experiment), run.id));
     }
     std::map<std::int64_t, std::pair<std::string, std::vector<Image>>> overlays;  // run -> label, tiles
-    for (const auto& a : store.query("SELECT r.id, e.label, a.path, COALESCE(r.work_dir, '') FROM artifacts a JOIN runs r "
-                                     "ON r.id = a.run_id JOIN experiment_runs e ON e.run_id = r.id WHERE e.experiment_id = " +
-                                     id.rows[0][0] + " AND a.kind = 'overlay' ORDER BY r.id, a.id").rows) {
-      auto& [label, tiles] = overlays[std::stoll(a[0])];
-      label = a[1];
+    for (const auto& a : store.experiment_artifacts(*id, "overlay")) {
+      auto& [label, tiles] = overlays[a.run];
+      label = a.label;
       if (static_cast<int>(tiles.size()) >= options.max_overlays) continue;
-      const bool relative_to_work_dir = !fs::path(a[2]).is_absolute() && !fs::exists(a[2]) && !a[3].empty();
-      tiles.push_back(overlay_tile(relative_to_work_dir ? resolve(a[2], a[3]) : a[2]));
+      const bool relative_to_work_dir = !fs::path(a.path).is_absolute() && !fs::exists(a.path) && !a.work_dir.empty();
+      tiles.push_back(overlay_tile(relative_to_work_dir ? resolve(a.path, a.work_dir) : a.path));
     }
     for (const auto& [run, entry] : overlays) {
       save(tile_grid(entry.second, options.overlay_columns,

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <optional>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -117,20 +118,12 @@ TableSpec parse_table(const json& t, const std::string& file, const std::string&
   return spec;
 }
 
-// SQL string literal (the store's query() takes no parameters).
-std::string sql_quote(const std::string& text) {
-  std::string out = "'";
-  for (char c : text) out += c == '\'' ? std::string("''") : std::string(1, c);
-  return out + "'";
-}
-
 // A run's row key: the values present at the row paths, joined by "/" (booleans as true/false).
-std::string row_key(const std::vector<std::string>& row, std::size_t first, std::size_t paths) {
+std::string row_key(const std::vector<std::pair<std::string, std::string>>& config_values) {
   std::string key;
-  for (std::size_t p = 0; p < paths; ++p) {
-    const std::string& type = row[first + 2 * p];
-    std::string value = row[first + 2 * p + 1];
-    if (type == "NULL" || type == "null") continue;  // path absent, or JSON null
+  for (const auto& [type, extracted] : config_values) {
+    std::string value = extracted;
+    if (type.empty() || type == "null") continue;  // path absent, or JSON null
     if (type == "true" || type == "false") value = type;
     key += (key.empty() ? "" : "/") + value;
   }
@@ -311,42 +304,31 @@ Summary summarize(const std::vector<double>& values) {
 }
 
 Table build_table(const Store& store, const TableSpec& spec) {
-  const QueryResult experiment =
-      store.query("SELECT id FROM experiments WHERE name = " + sql_quote(spec.experiment));
-  if (experiment.rows.empty()) {
+  const std::optional<std::int64_t> id = store.find_experiment(spec.experiment);
+  if (!id) {
     throw InputError(fmt::format("{}: no experiment '{}' (table {} reads it; run its grid first, see tedloc runs)",
                                  store.path(), spec.experiment, spec.name));
   }
-  const std::string id = experiment.rows[0][0];
   Table table;
   table.spec = spec;
-  table.counts = store.counts(std::stoll(id));
+  table.counts = store.counts(*id);
 
   // Every run of the experiment with its status and row key, in the spec's cell order.
-  std::string select = "SELECT r.id, r.status";
-  for (const auto& path : spec.row_paths) {
-    select += ", json_type(r.config_json, " + sql_quote(path) + "), json_extract(r.config_json, " + sql_quote(path) + ")";
-  }
-  QueryResult runs;
+  std::vector<Store::ExperimentRun> runs;
   try {
-    runs = store.query(select + " FROM runs r JOIN experiment_runs e ON e.run_id = r.id WHERE e.experiment_id = " + id +
-                       " ORDER BY e.position");
+    runs = store.experiment_runs(*id, spec.row_paths);
   } catch (const InputError& e) {
     throw InputError(fmt::format("table {}: a row path is not a valid SQLite JSON path: {}", spec.name, e.what()));
   }
-  const QueryResult metrics = store.query(
-      "SELECT m.run_id, m.split, m.name, printf('%.17g', m.value) FROM metrics m JOIN experiment_runs e ON "
-      "e.run_id = m.run_id JOIN runs r ON r.id = m.run_id WHERE e.experiment_id = " + id +
-      " AND r.status = 'done' AND m.epoch = -1 AND m.value IS NOT NULL");
-  std::map<std::string, std::map<std::string, double>> values;  // run id -> "split/name" -> value
-  for (const auto& m : metrics.rows) values[m[0]][m[1] + "/" + m[2]] = std::stod(m[3]);
+  std::map<std::int64_t, std::map<std::string, double>> values;  // run id -> "split/name" -> value
+  for (const auto& m : store.final_metrics_of_done_runs(*id)) values[m.run][m.split + "/" + m.name] = m.value;
 
-  std::map<std::string, std::vector<std::string>> done_runs;  // row key -> done run ids
-  std::set<std::string> keys;                                  // every key seen, whatever the fate
-  for (const auto& run : runs.rows) {
-    const std::string key = row_key(run, 2, spec.row_paths.size());
+  std::map<std::string, std::vector<std::int64_t>> done_runs;  // row key -> done run ids
+  std::set<std::string> keys;                                   // every key seen, whatever the fate
+  for (const auto& run : runs) {
+    const std::string key = row_key(run.config_values);
     keys.insert(key);
-    if (run[1] == "done") done_runs[key].push_back(run[0]);
+    if (run.status == "done") done_runs[key].push_back(run.id);
   }
   std::vector<const RowSpec*> order;
   std::vector<RowSpec> unlisted;

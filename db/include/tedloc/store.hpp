@@ -89,6 +89,33 @@ class Store {
   // Runs SQL on a read-only connection (writes are refused by SQLite).
   QueryResult query(const std::string& sql) const;
 
+  // Typed reads for the reports: one query each, with bound parameters.
+  struct ExperimentRun {
+    std::int64_t id = 0;
+    std::string label, status, work_dir;
+    // Per requested JSON path of the run's config: SQLite's json_type ("" when absent) and json_extract as text.
+    std::vector<std::pair<std::string, std::string>> config_values;
+  };
+  struct RunMetric {
+    std::int64_t run = 0;
+    std::string split, name;
+    int epoch = -1;
+    double value = 0;
+  };
+  struct RunArtifact {
+    std::int64_t run = 0;
+    std::string label, path, work_dir;
+  };
+  std::vector<std::string> experiment_names() const;  // in creation order
+  // The experiment's runs in cell order. A malformed JSON path is an InputError.
+  std::vector<ExperimentRun> experiment_runs(std::int64_t experiment, const std::vector<std::string>& json_paths = {}) const;
+  // The final metrics (epoch -1, not NULL) of the experiment's done runs.
+  std::vector<RunMetric> final_metrics_of_done_runs(std::int64_t experiment) const;
+  // Every non-NULL metric of one run, by split, name and epoch.
+  std::vector<RunMetric> run_metrics(std::int64_t run) const;
+  // The artifacts of one kind of the experiment's runs, by run and then in recording order.
+  std::vector<RunArtifact> experiment_artifacts(std::int64_t experiment, const std::string& kind) const;
+
  private:
   struct Db;
   std::string path_;
