@@ -3,7 +3,10 @@
 #include <torch/torch.h>
 
 #include "tedloc/host.hpp"
-#include "tedloc/method/wsol_run.hpp"
+#include "tedloc/method/class_text.hpp"
+#include "tedloc/method/encoder.hpp"
+#include "tedloc/method/protocol.hpp"
+#include "tedloc/method/wsol_dataset.hpp"
 #include "tedloc/plugin/baseline.hpp"
 #include "tedloc/tasks.hpp"
 #include "tedloc/util.hpp"

@@ -13,7 +13,10 @@
 #include "tedloc/config_fields.hpp"
 #include "tedloc/method/inference.hpp"
 #include "tedloc/method/pseudo_labels.hpp"
-#include "tedloc/method/wsol_run.hpp"
+#include "tedloc/method/class_text.hpp"
+#include "tedloc/method/encoder.hpp"
+#include "tedloc/method/protocol.hpp"
+#include "tedloc/method/wsol_dataset.hpp"
 #include "tedloc/plugin/loss_set.hpp"
 
 namespace tedloc::method {
@@ -39,7 +42,8 @@ class TedLocNetImpl : public torch::nn::Module {
 };
 TORCH_MODULE(TedLocNet);
 
-// The tedloc task's own parameters, read once (the data.*, encoder.*, text.* and eval.* groups: wsol_run.hpp).
+// The tedloc task's own parameters, read once (the data.*, encoder.*, text.* and eval.* groups
+// are wsol_dataset.hpp's, encoder.hpp's, class_text.hpp's and protocol.hpp's).
 struct TedLocConfig {
   int64_t decoder_width = 256, decoder_stages = 2, head_hidden = 0;
   std::string decoder_norm = "group";
