@@ -36,7 +36,7 @@ QuantizedMap quantize_scoremap(const NpyArray& map, const std::string& name);
 QuantizedMap quantize_scoremap(const double* values, int height, int width, const std::string& name);
 
 // The binarisation level of cam threshold t: pixels with u > int(t * M) are on.
-int threshold_level(double t, std::uint8_t max);
+inline int threshold_level(double t, std::uint8_t max) { return static_cast<int>(t * static_cast<double>(max)); }
 
 // calculate_multiple_iou for one pair: inclusive pixel areas, one double division.
 double box_iou(const Box& a, const Box& b);
