@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <chrono>
 #include <fmt/format.h>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -128,8 +129,32 @@ struct Store::Db {
   }
 };
 
-Store::Store(const std::string& path) : path_(path), db_(std::make_unique<Db>()) {
+namespace {
+
+// file:PATH?mode=ro[&immutable=1] with PATH percent-encoded where a URI needs it.
+std::string read_only_uri(const std::string& path, bool immutable) {
+  std::string uri = "file:";
+  for (const char c : std::filesystem::absolute(path).string()) {
+    if (c == '%' || c == '?' || c == '#') uri += fmt::format("%{:02X}", static_cast<unsigned char>(c));
+    else uri += c;
+  }
+  return uri + (immutable ? "?mode=ro&immutable=1" : "?mode=ro");
+}
+
+// Whether a read-only connection must open `path` immutable: in a folder it cannot write, SQLite cannot make
+// the -shm file a WAL reader needs.
+bool in_read_only_folder(const std::string& path) {
+  return access(std::filesystem::absolute(path).parent_path().c_str(), W_OK) != 0;
+}
+
+}  // namespace
+
+Store::Store(const std::string& path, Mode mode) : path_(path), db_(std::make_unique<Db>()) {
   db_->path = path;
+  if (mode == Mode::ReadOnly) {
+    open_read_only();
+    return;
+  }
   if (sqlite3_open_v2(path.c_str(), &db_->handle, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
                       nullptr) != SQLITE_OK) {
     db_->fail("cannot open the database");
@@ -147,6 +172,24 @@ Store::Store(const std::string& path) : path_(path), db_(std::make_unique<Db>())
       db_->exec(kMigrations[version]);
       db_->exec(fmt::format("PRAGMA user_version = {}", version + 1));
     });
+  }
+}
+
+void Store::open_read_only() {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path_, ec)) throw InputError(path_ + ": no such database");
+  if (std::filesystem::file_size(path_, ec) == 0) throw InputError(path_ + ": an empty file, not a tedloc store");
+  if (sqlite3_open_v2(read_only_uri(path_, in_read_only_folder(path_)).c_str(), &db_->handle,
+                      SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_FULLMUTEX, nullptr) != SQLITE_OK) {
+    db_->fail("cannot open the database read-only");
+  }
+  sqlite3_busy_timeout(db_->handle, 60000);
+  const int current = schema_version();
+  if (current == 0) throw InputError(path_ + ": not a tedloc store (no schema)");
+  if (current != kSchemaVersion) {
+    throw InputError(fmt::format("{}: database schema version {}, this tedloc reads version {}: {}", path_, current,
+                                 kSchemaVersion,
+                                 current > kSchemaVersion ? "upgrade tedloc" : "a writing command (tedloc grid) migrates it"));
   }
 }
 
@@ -391,7 +434,8 @@ std::vector<RunRecord> Store::runs(const std::string& experiment, const std::str
 QueryResult Store::query(const std::string& sql) const {
   Db ro;
   ro.path = path_;
-  if (sqlite3_open_v2(path_.c_str(), &ro.handle, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
+  if (sqlite3_open_v2(read_only_uri(path_, in_read_only_folder(path_)).c_str(), &ro.handle,
+                      SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, nullptr) != SQLITE_OK) {
     ro.fail("cannot open the database read-only");
   }
   sqlite3_busy_timeout(ro.handle, 10000);

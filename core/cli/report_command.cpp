@@ -20,7 +20,7 @@ namespace fs = std::filesystem;
 // The store, which must exist already: a report never creates one.
 std::unique_ptr<Store> open_store(const std::string& path) {
   if (!fs::exists(path)) throw InputError(path + ": no such database");
-  return std::make_unique<Store>(path);
+  return std::make_unique<Store>(path, Store::Mode::ReadOnly);
 }
 
 void write_output(const std::string& text, const std::string& out) {

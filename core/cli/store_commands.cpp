@@ -30,7 +30,7 @@ int runs_command(const std::vector<std::string>& args) {
   }
   const std::string db = vm["db"].as<std::string>();
   if (!std::filesystem::exists(db)) throw InputError(db + ": no such database (run `tedloc grid` first)");
-  Store store(db);
+  const Store store(db, Store::Mode::ReadOnly);
   const std::string status = vm["status"].as<std::string>();
   const std::vector<std::string> statuses = {"pending", "running", "done", "failed", "diverged", "interrupted"};
   if (!status.empty() && std::find(statuses.begin(), statuses.end(), status) == statuses.end()) {
@@ -72,7 +72,7 @@ int query_command(const std::vector<std::string>& args) {
   }
   const std::string db = vm["db"].as<std::string>();
   if (!std::filesystem::exists(db)) throw InputError(db + ": no such database");
-  const QueryResult result = Store(db).query(vm["sql"].as<std::string>());
+  const QueryResult result = Store(db, Store::Mode::ReadOnly).query(vm["sql"].as<std::string>());
   if (vm.count("json")) {
     for (const auto& row : result.rows) {
       json object = json::object();

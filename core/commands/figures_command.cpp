@@ -54,7 +54,7 @@ int figures_command(const std::vector<std::string>& args) {
   if (figure.max_overlays < 1 || figure.overlay_columns < 1) throw UsageError("--max-overlays and --columns must be >= 1");
   const std::string db = vm["db"].as<std::string>();
   if (!fs::exists(db)) throw InputError(db + ": no such database");
-  Store store(db);
+  const Store store(db, Store::Mode::ReadOnly);
   for (const auto& path : write_figures(store, figure)) std::cout << path << "\n";
   return kExitOk;
 }

@@ -107,7 +107,7 @@ int grid_command(const std::vector<std::string>& args, const std::string& argv0)
     std::vector<std::vector<std::string>> rows;
     std::map<std::string, std::string> state;
     if (std::filesystem::exists(grid.db_path)) {
-      Store store(grid.db_path);
+      const Store store(grid.db_path, Store::Mode::ReadOnly);
       for (const auto& r : store.runs()) state[r.config_hash] = r.status;
     }
     for (const auto& c : cells) {

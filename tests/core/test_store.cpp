@@ -1,5 +1,9 @@
 // The SQLite store on a real file: schema version, cells, claims, read-only queries.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cstdlib>
+#include <filesystem>
 
 #include "tedloc/error.hpp"
 #include "tedloc/store.hpp"
@@ -37,6 +41,51 @@ TEST(Store, RefusesANewerSchema) {
   } catch (const InputError& e) {
     EXPECT_NE(std::string(e.what()).find("schema version 99 is newer"), std::string::npos) << e.what();
   }
+}
+
+// Read-only access never creates, migrates or writes: a missing file stays missing, a 0-byte file stays 0 bytes,
+// an older schema is refused, and a store's bytes are unchanged by every reading command.
+TEST(Store, ReadOnlyNeverWrites) {
+  testing::TempDir dir;
+  const std::string missing = dir / "missing.db", empty = dir / "empty.db", store_path = dir / "a.db";
+  EXPECT_THROW(Store(missing, Store::Mode::ReadOnly), InputError);
+  EXPECT_FALSE(std::filesystem::exists(missing));
+  testing::write_file(empty, "");
+  EXPECT_THROW(Store(empty, Store::Mode::ReadOnly), InputError);
+  EXPECT_EQ(std::filesystem::file_size(empty), 0u);
+
+  {
+    Store store(store_path);
+    const auto id = store.upsert_experiment("e", "", "{}", "");
+    store.add_cells(id, {{"h1", "{}", "probe", 0, "a"}});
+  }
+  {  // checkpoint the WAL into the file, so that its bytes are the whole store
+    Store store(store_path);
+    (void)store;
+  }
+  const std::string before = testing::read_file(store_path);
+  for (const std::string& args : {"runs --db '" + store_path + "'", "runs --json --db '" + store_path + "'",
+                                  "query 'SELECT COUNT(*) FROM runs' --db '" + store_path + "'"}) {
+    EXPECT_EQ(std::system((testing::tedloc_exe() + " " + args + " > /dev/null").c_str()), 0) << args;
+  }
+  EXPECT_EQ(testing::read_file(store_path), before);
+  for (const std::string& args : {"runs --db '" + empty + "'", "query 'SELECT 1' --db '" + empty + "'",
+                                  "report table2 --db '" + empty + "'"}) {
+    const int status = std::system((testing::tedloc_exe() + " " + args + " > /dev/null 2>&1").c_str());
+    EXPECT_EQ(WEXITSTATUS(status), kExitBadInput) << args;
+  }
+  EXPECT_EQ(std::filesystem::file_size(empty), 0u);
+
+  std::string cmd = "sqlite3 '" + store_path + "' 'PRAGMA user_version = 0' 2>/dev/null";
+  if (std::system(cmd.c_str()) != 0) GTEST_SKIP() << "sqlite3 shell not installed";
+  const std::string older = testing::read_file(store_path);
+  try {
+    Store store(store_path, Store::Mode::ReadOnly);
+    FAIL() << "read a store without its schema";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("not a tedloc store"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(testing::read_file(store_path), older);
 }
 
 TEST(Store, ClaimsEachCellOnceAndLinksSharedRuns) {

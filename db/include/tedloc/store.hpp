@@ -46,8 +46,11 @@ struct QueryResult {
 
 class Store {
  public:
-  // Opens (creating and migrating if needed) the database file. Throws InputError naming the file.
-  explicit Store(const std::string& path);
+  // Opens the database file. Throws InputError naming the file.
+  // ReadWrite creates the file and migrates its schema as needed. ReadOnly never writes: the file must exist and
+  // have this tedloc's schema; in a folder that cannot be written it is opened immutable (no -wal/-shm files).
+  enum class Mode { ReadWrite, ReadOnly };
+  explicit Store(const std::string& path, Mode mode = Mode::ReadWrite);
   ~Store();
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
@@ -117,6 +120,7 @@ class Store {
   std::vector<RunArtifact> experiment_artifacts(std::int64_t experiment, const std::string& kind) const;
 
  private:
+  void open_read_only();
   struct Db;
   std::string path_;
   std::unique_ptr<Db> db_;
