@@ -1,5 +1,7 @@
 #include "tedloc/params.hpp"
 
+#include <fmt/format.h>
+
 #include "tedloc/error.hpp"
 
 namespace tedloc {
@@ -68,5 +70,18 @@ const nlohmann::json& Params::at(const std::string& dotted_name) const {
 }
 
 bool Params::has(const std::string& dotted_name) const { return find_dotted(values_, dotted_name) != nullptr; }
+
+std::string ParamDecl::out_of_range(double v) const {
+  const auto number = [](double x) { return nlohmann::json(x).dump(); };
+  if (minimum && (minimum_exclusive ? !(v > *minimum) : !(v >= *minimum))) {
+    return maximum ? fmt::format("must be in {}{}, {}]", minimum_exclusive ? "(" : "[", number(*minimum), number(*maximum))
+                   : fmt::format("must be {} {}", minimum_exclusive ? ">" : ">=", number(*minimum));
+  }
+  if (maximum && !(v <= *maximum)) {
+    return minimum ? fmt::format("must be in {}{}, {}]", minimum_exclusive ? "(" : "[", number(*minimum), number(*maximum))
+                   : fmt::format("must be <= {}", number(*maximum));
+  }
+  return {};
+}
 
 }  // namespace tedloc

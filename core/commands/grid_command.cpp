@@ -166,6 +166,8 @@ int plugins_command(const std::vector<std::string>& args) {
           for (const auto& c : d.choices) list += (list.empty() ? "" : "|") + c;
           def += ", one of " + list;
         }
+        if (d.minimum) def += fmt::format(", {} {}", d.minimum_exclusive ? ">" : ">=", json(*d.minimum).dump());
+        if (d.maximum) def += fmt::format(", <= {}", json(*d.maximum).dump());
         std::cout << fmt::format("  {:<24} {:<14} {}\n  {:<24} {:<14} {}\n", d.name, type_text(d), d.help, "", "",
                                  def);
       }
@@ -180,8 +182,11 @@ int plugins_command(const std::vector<std::string>& args) {
     for (const auto& e : host->entries()) {
       json params = json::array();
       for (const auto& d : e.info.params) {
-        params.push_back({{"name", d.name}, {"type", type_text(d)}, {"default", d.default_value},
-                          {"required", d.required}, {"help", d.help}});
+        json param = {{"name", d.name}, {"type", type_text(d)}, {"default", d.default_value},
+                      {"required", d.required}, {"help", d.help}};
+        if (d.minimum) param[d.minimum_exclusive ? "exclusive_minimum" : "minimum"] = *d.minimum;
+        if (d.maximum) param["maximum"] = *d.maximum;
+        params.push_back(param);
       }
       list.push_back({{"kind", e.kind}, {"name", e.info.name}, {"version", e.info.version}, {"file", e.file},
                       {"summary", e.info.summary}, {"params", params}});

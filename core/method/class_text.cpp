@@ -65,7 +65,7 @@ torch::Tensor class_text_embeddings(const Params& p, const std::vector<std::stri
 std::vector<ParamDecl> text_params() {
   return {
       {"text.encoder", ParamType::String, "ngram", "class text embeddings", false, {"ngram", "clip", "file"}},
-      {"text.dim", ParamType::Int, 512, "ngram: embedding width"},
+      ParamDecl{"text.dim", ParamType::Int, 512, "ngram: embedding width"}.within(1, 65536),
       {"text.templates", ParamType::StringList, nlohmann::json::array(), "prompt templates with {} (empty: built-in)"},
       {"text.vocab", ParamType::File, "", "clip: bpe_simple_vocab_16e6.txt.gz"},
       {"text.weights", ParamType::File, "", "clip: checkpoint of the text tower (default encoder.weights)"},

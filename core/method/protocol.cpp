@@ -10,9 +10,9 @@
 namespace tedloc::method {
 std::vector<ParamDecl> eval_params() {
   return {
-      {"eval.interval", ParamType::Float, 0.01, "cam threshold spacing during training (val, each epoch)"},
-      {"eval.test_interval", ParamType::Float, 0.001, "cam threshold spacing of the final val/test evaluation"},
-      {"eval.batch_size", ParamType::Int, 32, "evaluation batch size"},
+      ParamDecl{"eval.interval", ParamType::Float, 0.01, "cam threshold spacing during training (val, each epoch)"}.within(1e-5, 1),
+      ParamDecl{"eval.test_interval", ParamType::Float, 0.001, "cam threshold spacing of the final val/test evaluation"}.within(1e-5, 1),
+      ParamDecl{"eval.batch_size", ParamType::Int, 32, "evaluation batch size"}.within(1, 65536),
   };
 }
 

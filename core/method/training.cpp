@@ -51,31 +51,31 @@ const ConfigFields<TedLocConfig>& tedloc_config_fields() {
           .add({"cam", ParamType::Plugin, nullptr, "CAM source of the pseudo-labels (train images, true class)", true,
                 {}, "cam_source"})
           .add({"loss", ParamType::Plugin, "kd_pcl_icl", "the loss set", false, {}, "loss_set"})
-          .add(&C::decoder_width, {"decoder.width", ParamType::Int, 256, "channels inside the decoder D"})
+          .add(&C::decoder_width, ParamDecl{"decoder.width", ParamType::Int, 256, "channels inside the decoder D"}.within(1, 65536))
           .add(&C::decoder_stages,
-               {"decoder.stages", ParamType::Int, 2, "x2 upsampling stages of D (14x14 -> 56x56 with 2)"})
+               ParamDecl{"decoder.stages", ParamType::Int, 2, "x2 upsampling stages of D (14x14 -> 56x56 with 2)"}.within(0, 6))
           .add(&C::decoder_norm,
                {"decoder.norm", ParamType::String, "group", "normalisation in D", false, {"group", "batch", "none"}})
-          .add(&C::head_hidden, {"head.hidden", ParamType::Int, 0, "hidden width of g (0: linear)"})
-          .add(&C::n_pos, {"pseudo.n_pos", ParamType::Int, 100, "n+: FG candidate cells (highest CAM)"})
-          .add(&C::n_neg, {"pseudo.n_neg", ParamType::Int, 100, "n-: BG candidate cells (lowest CAM outside Otsu FG)"})
-          .add(&C::cells_per_image, {"pseudo.s", ParamType::Int, 10, "FG and BG cells drawn per image and step"})
-          .add(&C::epochs, {"train.epochs", ParamType::Int, 10, "epochs"})
-          .add(&C::batch_size, {"train.batch_size", ParamType::Int, 16, "batch size"})
-          .add(&C::lr, {"train.lr", ParamType::Float, 0.01, "SGD learning rate"})
-          .add(&C::momentum, {"train.momentum", ParamType::Float, 0.9, "SGD momentum"})
-          .add(&C::weight_decay, {"train.weight_decay", ParamType::Float, 1e-4, "SGD weight decay"})
+          .add(&C::head_hidden, ParamDecl{"head.hidden", ParamType::Int, 0, "hidden width of g (0: linear)"}.within(0, 65536))
+          .add(&C::n_pos, ParamDecl{"pseudo.n_pos", ParamType::Int, 100, "n+: FG candidate cells (highest CAM)"}.at_least(1))
+          .add(&C::n_neg, ParamDecl{"pseudo.n_neg", ParamType::Int, 100, "n-: BG candidate cells (lowest CAM outside Otsu FG)"}.at_least(1))
+          .add(&C::cells_per_image, ParamDecl{"pseudo.s", ParamType::Int, 10, "FG and BG cells drawn per image and step"}.at_least(1))
+          .add(&C::epochs, ParamDecl{"train.epochs", ParamType::Int, 10, "epochs"}.within(1, 100000))
+          .add(&C::batch_size, ParamDecl{"train.batch_size", ParamType::Int, 16, "batch size"}.within(1, 65536))
+          .add(&C::lr, ParamDecl{"train.lr", ParamType::Float, 0.01, "SGD learning rate"}.above(0))
+          .add(&C::momentum, ParamDecl{"train.momentum", ParamType::Float, 0.9, "SGD momentum"}.within(0, 1))
+          .add(&C::weight_decay, ParamDecl{"train.weight_decay", ParamType::Float, 1e-4, "SGD weight decay"}.at_least(0))
           .add(&C::schedule, {"train.schedule", ParamType::String, "cosine", "learning-rate schedule", false,
                               {"cosine", "step", "none"}})
-          .add(&C::step_size, {"train.step_size", ParamType::Int, 10, "step schedule: epochs between decays"})
-          .add(&C::gamma, {"train.gamma", ParamType::Float, 0.1, "step schedule: decay factor"})
+          .add(&C::step_size, ParamDecl{"train.step_size", ParamType::Int, 10, "step schedule: epochs between decays"}.at_least(1))
+          .add(&C::gamma, ParamDecl{"train.gamma", ParamType::Float, 0.1, "step schedule: decay factor"}.above(0))
           .add(&C::cache_tokens, {"cache.tokens", ParamType::String, "memory",
                                   "cache the frozen encoder's tokens per image and augmentation", false,
                                   {"none", "memory"}})
           .add(&C::overlays,
-               {"output.overlays", ParamType::Int, 8, "test images whose map overlay is recorded (artifact 'overlay')"})
+               ParamDecl{"output.overlays", ParamType::Int, 8, "test images whose map overlay is recorded (artifact 'overlay')"}.at_least(0))
           .add(&C::latency_steps,
-               {"eval.latency_steps", ParamType::Int, 20, "timed batch-1 inferences for latency_ms (0: skip)"});
+               ParamDecl{"eval.latency_steps", ParamType::Int, 20, "timed batch-1 inferences for latency_ms (0: skip)"}.at_least(0));
   return fields;
 }
 

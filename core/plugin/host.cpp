@@ -265,9 +265,14 @@ json PluginHost::resolve_params(const std::vector<ParamDecl>& decls, const json&
       return v;
     };
     if (v.is_null() && !d.required && d.default_value.is_null()) return v;  // an optional "none"
+    auto bounded = [&](const json& number, const std::string& where) {
+      const std::string why = d.out_of_range(number.get<double>());
+      if (!why.empty()) errors.push_back(fmt::format("{}: {} {}", where, number.dump(), why));
+      return number;
+    };
     switch (d.type) {
-      case ParamType::Int: return v.is_number_integer() ? v : wrong("an int");
-      case ParamType::Float: return v.is_number() ? json(v.get<double>()) : wrong("a number");  // 1 and 1.0 hash alike
+      case ParamType::Int: return v.is_number_integer() ? bounded(v, p) : wrong("an int");
+      case ParamType::Float: return v.is_number() ? bounded(json(v.get<double>()), p) : wrong("a number");  // 1 and 1.0 hash alike
       case ParamType::Bool: return v.is_boolean() ? v : wrong("true or false");
       case ParamType::String:
         if (!v.is_string()) return wrong("a string");
@@ -288,6 +293,8 @@ json PluginHost::resolve_params(const std::vector<ParamDecl>& decls, const json&
           if (!element_ok(d.type, v[i])) {
             errors.push_back(fmt::format("{}/{}: expected an element of a {}, got {}", p, i, to_string(d.type),
                                          describe(v[i])));
+          } else if (d.type != ParamType::StringList) {
+            bounded(v[i], fmt::format("{}/{}", p, i));
           }
           list.push_back(d.type == ParamType::FloatList && v[i].is_number() ? json(v[i].get<double>()) : v[i]);
         }
@@ -398,9 +405,9 @@ json PluginHost::resolve_config(const json& config, std::vector<std::string>& er
   // The keys every task has; the rest are the task's own parameters.
   static const std::vector<ParamDecl> common = {
       {"task", ParamType::String, nullptr, "the task", true},
-      {"seed", ParamType::Int, 0, "random seed of the run"},
+      ParamDecl{"seed", ParamType::Int, 0, "random seed of the run"}.at_least(0),
       {"device", ParamType::String, "auto", "cpu, cuda or auto (cuda when available)", false, {"cpu", "cuda", "auto"}},
-      {"threads", ParamType::Int, 0, "intra-op threads (0: all cores)"},
+      ParamDecl{"threads", ParamType::Int, 0, "intra-op threads (0: all cores)"}.within(0, 1024),
       {"precision", ParamType::String, "fp32", "fp32, or bf16 (autocast: matrix products and convolutions in bfloat16)",
        false, {"fp32", "bf16"}},
   };

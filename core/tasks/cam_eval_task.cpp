@@ -75,11 +75,7 @@ struct CamEvalTask final : Task {
   RunOutcome run(RunContext& ctx) override {
     const auto n = ctx.params.get<int64_t>("images");
     const auto size = ctx.params.get<int64_t>("size");
-    const double step = ctx.params.get<double>("threshold_step");
-    // A zero step would sweep forever; a negative size reaches LibTorch as "negative dimension".
-    if (n < 1) throw InputError(fmt::format("images: {} (must be >= 1)", n));
-    if (size < 4) throw InputError(fmt::format("size: {} (must be >= 4)", size));
-    if (!(step >= 1e-4 && step <= 1)) throw InputError(fmt::format("threshold_step: {} (must be in [1e-4, 1])", step));
+    const double step = ctx.params.get<double>("threshold_step");  // declared ranges: validated before the run
     const SyntheticSet set = synthetic_objects(n, size, ctx.seed);
     auto cam = ctx.make<CamSource>("cam");
     torch::NoGradGuard no_grad;
@@ -106,9 +102,9 @@ struct CamEvalTask final : Task {
 void register_cam_eval_task(PluginRegistrar& registrar) {
   registrar.add<Task, CamEvalTask>(
       {"cam_eval", "1.0.0", "scores a cam_source on synthetic objects (box accuracy at IoU 0.5 over thresholds)",
-       {{"images", ParamType::Int, 64, "number of synthetic images"},
-        {"size", ParamType::Int, 64, "image side in pixels"},
-        {"threshold_step", ParamType::Float, 0.01, "spacing of the map thresholds"},
+       {ParamDecl{"images", ParamType::Int, 64, "number of synthetic images"}.within(1, 100000),
+        ParamDecl{"size", ParamType::Int, 64, "image side in pixels"}.within(4, 4096),
+        ParamDecl{"threshold_step", ParamType::Float, 0.01, "spacing of the map thresholds"}.within(1e-4, 1),
         {"cam", ParamType::Plugin, nullptr, "the CAM source to score", true, {}, "cam_source"}}});
 }
 

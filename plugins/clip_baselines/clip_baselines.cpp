@@ -93,7 +93,7 @@ TEDLOC_PLUGINS(registrar) {
   dense_params.push_back({"variant", tedloc::ParamType::String, "vanilla",
                           "dense features: vanilla CLIP, SCLIP (correlative self-attention) or NACLIP (neighbourhood attention)",
                           false, {"vanilla", "sclip", "naclip"}});
-  dense_params.push_back({"naclip_std", tedloc::ParamType::Float, 5.0, "NACLIP's Gaussian std, in grid cells"});
+  dense_params.push_back(tedloc::ParamDecl{"naclip_std", tedloc::ParamType::Float, 5.0, "NACLIP's Gaussian std, in grid cells"}.above(0));
   registrar.add<tedloc::Baseline, ClipDense>(
       {"clip_dense", "1.0.0", "map = cos(patch token, class embedding) of vanilla CLIP, SCLIP or NACLIP", dense_params});
   registrar.add<tedloc::Baseline, ClipEs>(

@@ -39,8 +39,8 @@ struct Brightness final : tedloc::CamSource {
 TEDLOC_PLUGINS(registrar) {
   registrar.add<tedloc::CamSource, CenterPrior>(
       {"center_prior", "1.0.0", "a Gaussian centred on the image (centre-bias baseline)",
-       {{"sigma", tedloc::ParamType::Float, 0.25, "standard deviation, as a fraction of the image side"},
-        {"grid", tedloc::ParamType::Int, 14, "side of the returned map"}}});
+       {tedloc::ParamDecl{"sigma", tedloc::ParamType::Float, 0.25, "standard deviation, as a fraction of the image side"}.above(0),
+        tedloc::ParamDecl{"grid", tedloc::ParamType::Int, 14, "side of the returned map"}.within(1, 4096)}});
   registrar.add<tedloc::CamSource, Brightness>(
       {"brightness", "1.0.0", "min-max normalised mean intensity of the image", {}});
 }

@@ -28,11 +28,11 @@ struct Losses final : tedloc::LossSet {
 
 std::vector<tedloc::ParamDecl> params(bool pcl, bool icl) {
   std::vector<tedloc::ParamDecl> p = {
-      {"lambda_kd", tedloc::ParamType::Float, 1.0, "weight l1 of L_KD (eq. 1)"},
+      tedloc::ParamDecl{"lambda_kd", tedloc::ParamType::Float, 1.0, "weight l1 of L_KD (eq. 1)"}.at_least(0),
       {"reduction", tedloc::ParamType::String, "mean", "mean over sampled cells, or sum per image", false,
        {"mean", "sum"}}};
-  if (pcl) p.push_back({"lambda_pcl", tedloc::ParamType::Float, 1.0, "weight l2 of P_CL (eq. 2)"});
-  if (icl) p.push_back({"lambda_icl", tedloc::ParamType::Float, 1.0, "weight l3 of I_CL (eq. 4)"});
+  if (pcl) p.push_back(tedloc::ParamDecl{"lambda_pcl", tedloc::ParamType::Float, 1.0, "weight l2 of P_CL (eq. 2)"}.at_least(0));
+  if (icl) p.push_back(tedloc::ParamDecl{"lambda_icl", tedloc::ParamType::Float, 1.0, "weight l3 of I_CL (eq. 4)"}.at_least(0));
   return p;
 }
 

@@ -73,6 +73,22 @@ TEST_F(Specs, ErrorsPointIntoTheGridOrTheBase) {
   EXPECT_EQ(e.find("/base/colour"), e.rfind("/base/colour")) << e;
 }
 
+// A number outside its declared range is refused when the spec is expanded (so at --dry-run), with its JSON path:
+// the task's own parameters, a plugin's, and list elements alike.
+TEST_F(Specs, ValuesOutsideTheirRangeAreRefusedBeforeAnyRun) {
+  const Spec spec = parse_spec(R"({"experiment": "x", "base": {"task": "cam_eval", "cam": "center_prior"},
+      "grid": {"threshold_step": [0.01, 0], "images": [-5], "size": [0], "threads": [-1],
+               "cam": [{"plugin": "center_prior", "params": {"sigma": 0, "grid": 14}}]}})",
+                               "r.json");
+  const std::string e = error_of([&] { expand_spec(spec, host); });
+  EXPECT_NE(e.find("r.json: /grid/threshold_step/1: 0.0 must be in [0.0001, 1.0]"), std::string::npos) << e;
+  EXPECT_NE(e.find("r.json: /grid/images/0: -5 must be in [1.0, 100000.0]"), std::string::npos) << e;
+  EXPECT_NE(e.find("r.json: /grid/size/0: 0 must be in [4.0, 4096.0]"), std::string::npos) << e;
+  EXPECT_NE(e.find("r.json: /grid/threads/0: -1 must be in [0.0, 1024.0]"), std::string::npos) << e;
+  EXPECT_NE(e.find("r.json: /grid/cam/0/params/sigma: 0.0 must be > 0.0"), std::string::npos) << e;
+  EXPECT_EQ(e.find("/grid/threshold_step/0"), std::string::npos) << e;  // 0.01 is fine
+}
+
 TEST_F(Specs, CartesianProductTimesSeedsWithDistinctHashes) {
   const Spec spec = parse_spec(R"({"experiment": "x", "base": {"task": "probe"},
       "grid": {"value": [1, 2, 3], "mode": ["a", "b"]}, "seeds": [0, 7]})",

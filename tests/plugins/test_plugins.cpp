@@ -25,6 +25,22 @@ class Plugins : public ::testing::Test {
   PluginHost host{register_builtin_plugins};
 };
 
+// Every number a shipped task or plugin takes declares its range, so that a bad value fails at --dry-run and not
+// inside a run.
+TEST_F(Plugins, EveryNumericParameterDeclaresItsRange) {
+  int numbers = 0;
+  for (const auto& entry : host.entries()) {
+    for (const auto& d : entry.info.params) {
+      const bool numeric = d.type == ParamType::Int || d.type == ParamType::Float || d.type == ParamType::IntList ||
+                           d.type == ParamType::FloatList;
+      if (!numeric) continue;
+      ++numbers;
+      EXPECT_TRUE(d.has_range()) << entry.kind << " " << entry.info.name << ": " << d.name << " declares no range";
+    }
+  }
+  EXPECT_GT(numbers, 20);
+}
+
 TEST_F(Plugins, QrAnchorsAreOrthonormalAndSayWhichCaseRan) {
   auto a = torch::randn({5, 16}, torch::kDouble);
   const Anchors result = make<AnchorTransform>("qr")->transform(a);

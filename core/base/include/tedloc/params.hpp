@@ -1,6 +1,7 @@
 #pragma once
 // Declared parameters of plugins and tasks, and the resolved values a plugin receives.
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,17 @@ struct ParamDecl {
   bool required = false;             // no default: the config must give it
   std::vector<std::string> choices;  // allowed values of a String parameter (empty: any)
   std::string plugin_kind;           // for ParamType::Plugin
+  // Bounds of a number (Int, Float, and each element of IntList, FloatList), checked before any run starts.
+  std::optional<double> minimum, maximum;  // inclusive
+  bool minimum_exclusive = false;          // the value must be > minimum (e.g. a learning rate)
+
+  ParamDecl& at_least(double v) { minimum = v; return *this; }
+  ParamDecl& above(double v) { minimum = v; minimum_exclusive = true; return *this; }
+  ParamDecl& at_most(double v) { maximum = v; return *this; }
+  ParamDecl& within(double lo, double hi) { return at_least(lo).at_most(hi); }
+  bool has_range() const { return minimum || maximum; }
+  // Empty when `v` is within the bounds, else why not ("must be >= 1").
+  std::string out_of_range(double v) const;
 };
 
 // The resolved parameters a plugin is constructed with: every declared parameter present,

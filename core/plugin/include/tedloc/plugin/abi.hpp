@@ -20,7 +20,7 @@
 namespace tedloc {
 
 // Bump when anything in the plugin headers changes layout or meaning.
-constexpr std::uint32_t kAbiVersion = 1;
+constexpr std::uint32_t kAbiVersion = 2;  // 2: ParamDecl bounds
 
 struct CamSource;
 struct AnchorTransform;
