@@ -12,8 +12,6 @@
 #include "tedloc/store.hpp"
 #include "test_support.hpp"
 
-extern char** environ;
-
 namespace tedloc {
 namespace {
 
@@ -26,26 +24,14 @@ std::string spec_text(int sleep_ms, const std::string& extra = "") {
 }
 
 pid_t start_grid(const std::string& spec, const std::string& db, const std::vector<std::string>& extra = {}) {
-  std::vector<std::string> args = {testing::tedloc_exe(), "grid", spec, "--db", db, "--plugin-dir", kPluginDir,
-                                   "--no-progress"};
+  std::vector<std::string> args = {"grid", spec, "--db", db, "--plugin-dir", kPluginDir, "--no-progress"};
   args.insert(args.end(), extra.begin(), extra.end());
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
-  pid_t pid = 0;
-  EXPECT_EQ(posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ), 0);
-  posix_spawn_file_actions_destroy(&actions);
+  const pid_t pid = testing::start_tedloc(args);
+  EXPECT_GT(pid, 0);
   return pid;
 }
 
-int wait_exit(pid_t pid) {
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
+using testing::wait_exit;
 
 std::string scalar(const Store& store, const std::string& sql) { return store.query(sql).rows.at(0).at(0); }
 

@@ -2,10 +2,7 @@
 // encoder, real plugins (.so) for the CAM, anchors and losses, a real SQLite store.
 #include <gtest/gtest.h>
 
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
 
 #include <chrono>
 #include <cmath>
@@ -22,8 +19,6 @@
 #include "tedloc/device.hpp"
 #include "tedloc/tasks.hpp"
 #include "test_support.hpp"
-
-extern char** environ;
 
 namespace tedloc {
 namespace {
@@ -151,26 +146,13 @@ TEST_F(Train, AnExplodingLossMarksTheRunDiverged) {
   EXPECT_NE(store.runs().at(0).error.find("loss is"), std::string::npos) << store.runs().at(0).error;
 }
 
-// `tedloc grid SPEC --db DB` as a child process (stderr discarded).
 pid_t start_grid(const std::string& spec, const std::string& db) {
-  std::vector<std::string> args = {testing::tedloc_exe(), "grid", spec, "--db", db, "--no-progress"};
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
-  pid_t pid = 0;
-  EXPECT_EQ(posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ), 0);
-  posix_spawn_file_actions_destroy(&actions);
+  const pid_t pid = testing::start_tedloc({"grid", spec, "--db", db, "--no-progress"});
+  EXPECT_GT(pid, 0);
   return pid;
 }
 
-int wait_exit(pid_t pid) {
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
+using testing::wait_exit;
 
 // Every metric of the experiment's one run but the timings, as "split/name/epoch=value" lines.
 std::vector<std::string> metrics_of(const std::string& db) {

@@ -1,10 +1,17 @@
 #pragma once
 // Helpers shared by the test programs: temporary folders, running the real `tedloc` executable.
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <random>
 #include <string>
+#include <vector>
+
+extern char** environ;
 
 namespace tedloc::testing {
 
@@ -73,5 +80,28 @@ namespace tedloc::testing {
 constexpr int kSkipExitCode = 77;
 
 inline std::string tedloc_exe() { return std::string(TEDLOC_BUILD_DIR) + "/tedloc"; }
+
+// Starts `tedloc ARGS...` as a child process (stderr discarded) and returns its pid.
+inline pid_t start_tedloc(const std::vector<std::string>& args) {
+  std::vector<std::string> all = {tedloc_exe()};
+  all.insert(all.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : all) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
+  pid_t pid = 0;
+  const int rc = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  return rc == 0 ? pid : -1;
+}
+
+// Waits for a child: its exit code, or 128 + the signal that killed it.
+inline int wait_exit(pid_t pid) {
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
 
 }  // namespace tedloc::testing
