@@ -177,7 +177,7 @@ Store::Store(const std::string& path, Mode mode) : path_(path), db_(std::make_un
 
 void Store::open_read_only() {
   std::error_code ec;
-  if (!std::filesystem::is_regular_file(path_, ec)) throw InputError(path_ + ": no such database");
+  if (!std::filesystem::is_regular_file(path_, ec)) throw InputError(path_ + ": no such database (run `tedloc grid` first)");
   if (std::filesystem::file_size(path_, ec) == 0) throw InputError(path_ + ": an empty file, not a tedloc store");
   if (sqlite3_open_v2(read_only_uri(path_, in_read_only_folder(path_)).c_str(), &db_->handle,
                       SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_FULLMUTEX, nullptr) != SQLITE_OK) {

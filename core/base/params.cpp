@@ -72,16 +72,15 @@ const nlohmann::json& Params::at(const std::string& dotted_name) const {
 bool Params::has(const std::string& dotted_name) const { return find_dotted(values_, dotted_name) != nullptr; }
 
 std::string ParamDecl::out_of_range(double v) const {
+  const bool above_minimum = !minimum || (minimum_exclusive ? v > *minimum : v >= *minimum);  // NaN fails both
+  const bool below_maximum = !maximum || v <= *maximum;
+  if (above_minimum && below_maximum) return {};
   const auto number = [](double x) { return nlohmann::json(x).dump(); };
-  if (minimum && (minimum_exclusive ? !(v > *minimum) : !(v >= *minimum))) {
-    return maximum ? fmt::format("must be in {}{}, {}]", minimum_exclusive ? "(" : "[", number(*minimum), number(*maximum))
-                   : fmt::format("must be {} {}", minimum_exclusive ? ">" : ">=", number(*minimum));
+  if (minimum && maximum) {
+    return fmt::format("must be in {}{}, {}]", minimum_exclusive ? "(" : "[", number(*minimum), number(*maximum));
   }
-  if (maximum && !(v <= *maximum)) {
-    return minimum ? fmt::format("must be in {}{}, {}]", minimum_exclusive ? "(" : "[", number(*minimum), number(*maximum))
-                   : fmt::format("must be <= {}", number(*maximum));
-  }
-  return {};
+  if (minimum) return fmt::format("must be {} {}", minimum_exclusive ? ">" : ">=", number(*minimum));
+  return fmt::format("must be <= {}", number(*maximum));
 }
 
 }  // namespace tedloc

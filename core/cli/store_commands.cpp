@@ -3,7 +3,6 @@
 
 #include <algorithm>
 #include <boost/program_options.hpp>
-#include <filesystem>
 #include <fmt/format.h>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -29,7 +28,6 @@ int runs_command(const std::vector<std::string>& args) {
     return kExitOk;
   }
   const std::string db = vm["db"].as<std::string>();
-  if (!std::filesystem::exists(db)) throw InputError(db + ": no such database (run `tedloc grid` first)");
   const Store store(db, Store::Mode::ReadOnly);
   const std::string status = vm["status"].as<std::string>();
   const std::vector<std::string> statuses = {"pending", "running", "done", "failed", "diverged", "interrupted"};
@@ -71,7 +69,6 @@ int query_command(const std::vector<std::string>& args) {
     return kExitOk;
   }
   const std::string db = vm["db"].as<std::string>();
-  if (!std::filesystem::exists(db)) throw InputError(db + ": no such database");
   const QueryResult result = Store(db, Store::Mode::ReadOnly).query(vm["sql"].as<std::string>());
   if (vm.count("json")) {
     for (const auto& row : result.rows) {
