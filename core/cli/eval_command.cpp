@@ -86,8 +86,7 @@ nlohmann::json evaluate_boxes(const EvalOptions& o, const SplitMetadata& split) 
   std::vector<BoxCurves> parts(threads, make_box_curves(o.interval, o.iou_thresholds));
   std::vector<ContourSweep> sweeps(threads);
   parallel_for(split.image_ids.size(), threads, o.progress, [&](std::size_t i, int worker) {
-    const std::string path = scoremap_path(o, split.image_ids[i]);
-    const QuantizedMap map = quantize_scoremap(read_npy(path), path);
+    const QuantizedMap map = read_scoremap(scoremap_path(o, split.image_ids[i]));
     accumulate(parts[worker],
                sweeps[worker].best_iou(map, resized_boxes(split, i), parts[worker].cam_thresholds, o.multi_contour));
   });

@@ -16,6 +16,7 @@ namespace {
 
 constexpr int kLevels = 256;
 constexpr int kStrips = 4;  // row strips of the counting sort
+constexpr int kPrefetchDistance = 12;  // pixels ahead in order_
 // OpenCV's chain code directions: 0 right, then counter-clockwise (y grows downwards).
 constexpr int kDx[8] = {1, 1, 0, -1, -1, -1, 0, 1};
 constexpr int kDy[8] = {0, -1, -1, -1, 0, 1, 1, 1};
@@ -128,34 +129,37 @@ void ContourSweep::prepare(const QuantizedMap& map) {
   }
   order_.resize(static_cast<std::size_t>(w_) * h_);
   for_each_pixel_by_strips(w_, h_, wp_, [&](int s, Pixel p) { order_[cursor[s][u_[p.index]]++] = p; });
-  parent_.resize(n);
-  sets_.resize(n);
-  lit_.resize(n);
+  label_.resize(n);
+  lit_.resize(n + 1);  // lit_neighbours reads 4 bytes from a row's left neighbour: one past the last pixel
+  sets_.reserve(n);
 }
 
-// Only the per-pixel flags need clearing: a pixel's set fields are initialised when it is added (add_root).
+// Only the per-pixel flags need clearing: a pixel's label is read only once it is lit.
 void ContourSweep::reset_sets() {
   std::fill(lit_.begin(), lit_.end(), 0);
+  sets_.clear();
   roots_.clear();
   euler4_total_ = 0;
 }
 
 // inline: without it -fPIC code may not inline these hot helpers (semantic interposition).
-inline int ContourSweep::find(int p) {
-  // Most pixels are roots or hang right under one: two loads and a well-predicted branch, where the loop's
-  // "is p a root" test would be a coin toss.
-  const int r = parent_[p];
-  if (parent_[r] == r) return r;
-  while (parent_[p] != p) {
-    parent_[p] = parent_[parent_[p]];
-    p = parent_[p];
+inline int ContourSweep::find(int c) {
+  // Most sets are roots or hang right under one: two loads and a well-predicted branch, where the loop's
+  // "is c a root" test would be a coin toss.
+  const int r = sets_[c].parent;
+  if (sets_[r].parent == r) return r;
+  while (sets_[c].parent != c) {
+    sets_[c].parent = sets_[sets_[c].parent].parent;
+    c = sets_[c].parent;
   }
-  return p;
+  return c;
 }
 
 inline void ContourSweep::add_root(Pixel p) {
-  parent_[p.index] = p.index;
-  Component& c = sets_[p.index];
+  const int id = static_cast<int>(sets_.size());
+  label_[p.index] = id;
+  Component& c = sets_.emplace_back();
+  c.parent = id;
   c.size = 1;
   c.x0 = c.x1 = p.x;
   c.y0 = c.y1 = p.y;
@@ -165,13 +169,13 @@ inline void ContourSweep::add_root(Pixel p) {
   c.quad_area2 = 0;
   c.dirty = true;
   c.outside = false;
-  roots_.push_back(p.index);
+  roots_.push_back(id);
 }
 
 // Adds pixel p to the component of `root`: most pixels join a neighbour's component, and this costs far less
 // than a singleton set and a union.
 inline void ContourSweep::attach(Pixel p, int root) {
-  parent_[p.index] = root;
+  label_[p.index] = root;
   Component& c = sets_[root];
   ++c.size;
   c.x0 = std::min<int>(c.x0, p.x);
@@ -187,12 +191,12 @@ inline void ContourSweep::attach(Pixel p, int root) {
 inline int ContourSweep::join(Pixel p, const int* offsets, unsigned neighbours) {
   if (neighbours == 0) {
     add_root(p);
-    return p.index;
+    return label_[p.index];
   }
-  int root = find(p.index + offsets[__builtin_ctz(neighbours)]);
+  int root = find(label_[p.index + offsets[__builtin_ctz(neighbours)]]);
   for (unsigned m = neighbours & (neighbours - 1); m != 0; m &= m - 1) {
-    const int q = p.index + offsets[__builtin_ctz(m)];
-    if (parent_[q] != root) root = unite(root, find(q));  // most joined neighbours hang right under the root
+    const int q = label_[p.index + offsets[__builtin_ctz(m)]];
+    if (q != root) root = unite(root, find(q));  // most joined neighbours carry the root's own label
   }
   attach(p, root);
   return root;
@@ -202,7 +206,7 @@ inline int ContourSweep::join(Pixel p, const int* offsets, unsigned neighbours) 
 inline int ContourSweep::unite(int r, int s) {
   if (r == s) return r;
   if (sets_[r].size < sets_[s].size) std::swap(r, s);
-  parent_[s] = r;
+  sets_[s].parent = r;
   Component& a = sets_[r];
   const Component& b = sets_[s];
   a.size += b.size;
@@ -300,11 +304,28 @@ inline void ContourSweep::count_quads(int p, int root, unsigned nb) {
   euler4_total_ += deuler;
 }
 
+// Pixels within a level lie far apart, so each one's neighbourhood is a cache miss: fetching the flags and
+// labels of the pixel `k` places ahead in order_ overlaps those misses.
+inline void ContourSweep::prefetch_neighbourhood(std::size_t k) const {
+  if (k >= order_.size()) return;
+  const int q = order_[k].index;
+  for (const int row : {q - wp_, q, q + wp_}) {
+    __builtin_prefetch(lit_.data() + row - 1);
+    __builtin_prefetch(label_.data() + row - 1);
+  }
+}
+
 // The lit 3x3 neighbourhood of p: bit 3 * row + column, p itself (bit 4) off.
+// One 4-byte load per row: the flags b0, b1, b2 at bits 0, 8, 16 of w meet at bits 14, 15, 16 of
+// w * (2^14 + 2^7 + 1), each bit of the product from one term, so without carries.
 inline unsigned ContourSweep::lit_neighbours(int p) const {
-  const std::uint8_t* l = lit_.data() + p;
-  return l[-wp_ - 1] | l[-wp_] << 1 | l[-wp_ + 1] << 2 | l[-1] << 3 | l[1] << 5 | l[wp_ - 1] << 6 | l[wp_] << 7 |
-         l[wp_ + 1] << 8;
+  const auto row = [](const std::uint8_t* first) {
+    std::uint32_t w;
+    std::memcpy(&w, first, sizeof w);
+    return (w * 0x4081u) >> 14 & 7u;
+  };
+  const std::uint8_t* l = lit_.data() + p - 1;
+  return (row(l - wp_) | row(l) << 3 | row(l + wp_) << 6) & ~16u;
 }
 
 // Fg pass: levels from M - 1 down, adding the pixels with u == level + 1, 8-connectivity.
@@ -326,6 +347,7 @@ void ContourSweep::sweep_components(const std::vector<bool>& wanted, bool multi_
     const int b = bucket_[level + 1], e = bucket_[level + 2];
     for (int k = b; k < e; ++k) {
       const Pixel p = order_[k];
+      prefetch_neighbourhood(k + kPrefetchDistance);
       const unsigned nb = lit_neighbours(p.index);
       count_quads(p.index, join(p, n8, kGroups8[nb]), nb);  // lights p
     }
@@ -389,9 +411,9 @@ void ContourSweep::sweep_holes(const std::vector<bool>& wanted, LevelSink& sink)
   highest = std::min(highest, static_cast<int>(max_) - 1);
   if (highest < 0) return;
   reset_sets();
-  const int frame = 0;
+  add_root(Pixel{0, 0, 0});  // the zero frame: set 0
   const auto join_frame = [&](int p) {
-    parent_[p] = frame;
+    label_[p] = 0;
     lit_[p] = 1;  // here: joined the background
   };
   for (int x = 0; x < wp_; ++x) {
@@ -402,9 +424,8 @@ void ContourSweep::sweep_holes(const std::vector<bool>& wanted, LevelSink& sink)
     join_frame(y * wp_);
     join_frame(y * wp_ + wp_ - 1);
   }
-  add_root(Pixel{frame, 0, 0});
-  sets_[frame].size = 2 * (wp_ + h_);
-  sets_[frame].outside = true;
+  sets_[0].size = 2 * (wp_ + h_);
+  sets_[0].outside = true;
   const int n8[9] = {-wp_ - 1, -wp_, -wp_ + 1, -1, 0, 1, wp_ - 1, wp_, wp_ + 1};  // by lit_neighbours' bit
   static const auto kGroups4 = neighbour_representatives(false);
   for (int level = 0; level <= highest; ++level) {

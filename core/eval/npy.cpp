@@ -1,12 +1,16 @@
 // .npy reader and writer. Format: https://numpy.org/doc/stable/reference/generated/numpy.lib.format.html
 #include "tedloc/eval/npy.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <limits>
-#include <sstream>
 
 #include "tedloc/error.hpp"
 
@@ -170,7 +174,7 @@ std::size_t fortran_to_c_index(std::size_t f, const std::vector<std::size_t>& sh
 
 }  // namespace
 
-NpyArray parse_npy(const std::string& bytes, const std::string& name) {
+NpyHeader parse_npy_header(const std::string& bytes, const std::string& name) {
   static const char kMagic[] = "\x93NUMPY";
   if (bytes.size() < 10 || bytes.compare(0, 6, kMagic, 6) != 0) fail(name, "not a .npy file (bad magic)");
   const auto u8 = [&bytes](std::size_t i) { return static_cast<std::size_t>(static_cast<unsigned char>(bytes[i])); };
@@ -189,38 +193,64 @@ NpyArray parse_npy(const std::string& bytes, const std::string& name) {
   if (header_len > bytes.size() - header_start) fail(name, "truncated header");
   const std::string header = bytes.substr(header_start, header_len);
 
-  NpyArray out;
-  bool fortran = false;
-  HeaderParser(header, name).parse(out.dtype, fortran, out.shape);
+  NpyHeader out;
+  HeaderParser(header, name).parse(out.dtype, out.fortran_order, out.shape);
   const DType type = parse_descr(out.dtype, name);
-
-  std::size_t count = 1;
+  out.element_size = type.size;
+  out.count = 1;
   for (std::size_t d : out.shape) {
-    if (d != 0 && count > std::numeric_limits<std::size_t>::max() / 16 / d) fail(name, "shape too large");
-    count *= d;
+    if (d != 0 && out.count > std::numeric_limits<std::size_t>::max() / 16 / d) fail(name, "shape too large");
+    out.count *= d;
   }
-  const std::size_t data_start = header_start + header_len;
-  const std::size_t available = bytes.size() - data_start;
-  if (available != count * type.size)
+  out.data_offset = header_start + header_len;
+  const std::size_t available = bytes.size() - out.data_offset;
+  if (available != out.count * type.size)
     fail(name, "data section holds " + std::to_string(available) + " bytes, the header announces " +
-                   std::to_string(count * type.size));
-
-  out.data.resize(count);
-  const auto* p = reinterpret_cast<const unsigned char*>(bytes.data()) + data_start;
-  for (std::size_t i = 0; i < count; ++i) {
-    const std::size_t dst = fortran && out.shape.size() > 1 ? fortran_to_c_index(i, out.shape) : i;
-    out.data[dst] = load_element(p + i * type.size, type);
-  }
+                   std::to_string(out.count * type.size));
   return out;
 }
 
+NpyArray parse_npy(const std::string& bytes, const std::string& name) {
+  const NpyHeader header = parse_npy_header(bytes, name);
+  const DType type = parse_descr(header.dtype, name);
+  NpyArray out;
+  out.shape = header.shape;
+  out.dtype = header.dtype;
+  out.data.resize(header.count);
+  const auto* p = reinterpret_cast<const unsigned char*>(bytes.data()) + header.data_offset;
+  const bool fortran = header.fortran_order && out.shape.size() > 1;
+  for (std::size_t i = 0; i < header.count; ++i)
+    out.data[fortran ? fortran_to_c_index(i, out.shape) : i] = load_element(p + i * type.size, type);
+  return out;
+}
+
+void read_file_bytes(const std::string& path, std::string& bytes) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw InputError(path + ": cannot open");
+  struct stat st {};
+  bool ok = ::fstat(fd, &st) == 0;
+  if (ok) {
+    bytes.resize(static_cast<std::size_t>(st.st_size));  // no work when it already has that size
+    std::size_t got = 0;
+    while (ok && got < bytes.size()) {
+      const ssize_t r = ::read(fd, bytes.data() + got, bytes.size() - got);
+      if (r > 0) {
+        got += static_cast<std::size_t>(r);
+      } else if (r == 0) {  // the file shrank meanwhile: parse what is there
+        bytes.resize(got);
+      } else if (errno != EINTR) {
+        ok = false;
+      }
+    }
+  }
+  ::close(fd);
+  if (!ok) throw InputError(path + ": read error");
+}
+
 NpyArray read_npy(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw InputError(path + ": cannot open");
-  std::ostringstream buf;
-  buf << in.rdbuf();
-  if (in.bad()) throw InputError(path + ": read error");
-  return parse_npy(buf.str(), path);
+  std::string bytes;
+  read_file_bytes(path, bytes);
+  return parse_npy(bytes, path);
 }
 
 void write_npy_f32(const std::string& path, const float* data, std::size_t rows, std::size_t cols) {

@@ -2,11 +2,6 @@
 // for the torch-free commands (`--version`, runs, query, report TABLE, eval) and, for contrast, `plugins`,
 // which loads LibTorch. Each figure is the median of its runs (best and worst beside it); the store holds 20
 // done runs; eval reads the golden split in ../shared when it is there.
-#include <fcntl.h>
-#include <spawn.h>
-#include <sys/resource.h>
-#include <sys/wait.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -17,8 +12,6 @@
 #include "tedloc/store.hpp"
 #include "test_support.hpp"
 
-extern char** environ;
-
 namespace {
 
 struct Sample {
@@ -27,28 +20,13 @@ struct Sample {
 };
 
 Sample run_once(const std::vector<std::string>& args) {
-  std::vector<char*> argv;
-  const std::string exe = tedloc::testing::tedloc_exe();
-  argv.push_back(const_cast<char*>(exe.c_str()));
-  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
   const auto start = std::chrono::steady_clock::now();
-  pid_t pid = 0;
-  if (posix_spawn(&pid, exe.c_str(), &actions, nullptr, argv.data(), environ) != 0) {
-    std::perror("posix_spawn");
-    std::exit(1);
-  }
-  int status = 0;
+  const pid_t pid = tedloc::testing::start_tedloc(args, /*discard_stdout=*/true);
   rusage usage{};
-  wait4(pid, &status, 0, &usage);
+  const int code = pid < 0 ? -1 : tedloc::testing::wait_exit(pid, &usage);
   const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-  posix_spawn_file_actions_destroy(&actions);
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    std::fprintf(stderr, "bench_startup: tedloc %s exited with %d\n", args.empty() ? "" : args[0].c_str(),
-                 WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+  if (code != 0) {
+    std::fprintf(stderr, "bench_startup: tedloc %s exited with %d\n", args.empty() ? "" : args[0].c_str(), code);
     std::exit(1);
   }
   return {ms, usage.ru_maxrss / 1024.0};

@@ -2,6 +2,7 @@
 // Helpers shared by the test programs: temporary folders, running the real `tedloc` executable.
 #include <fcntl.h>
 #include <spawn.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 
 #include <cstdlib>
@@ -81,8 +82,9 @@ constexpr int kSkipExitCode = 77;
 
 inline std::string tedloc_exe() { return std::string(TEDLOC_BUILD_DIR) + "/tedloc"; }
 
-// Starts `tedloc ARGS...` as a child process (stderr discarded) and returns its pid.
-inline pid_t start_tedloc(const std::vector<std::string>& args) {
+// Starts `tedloc ARGS...` as a child process (stderr discarded, and stdout too with `discard_stdout`) and
+// returns its pid.
+inline pid_t start_tedloc(const std::vector<std::string>& args, bool discard_stdout = false) {
   std::vector<std::string> all = {tedloc_exe()};
   all.insert(all.end(), args.begin(), args.end());
   std::vector<char*> argv;
@@ -91,16 +93,19 @@ inline pid_t start_tedloc(const std::vector<std::string>& args) {
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
+  if (discard_stdout) posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
   pid_t pid = 0;
   const int rc = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   return rc == 0 ? pid : -1;
 }
 
-// Waits for a child: its exit code, or 128 + the signal that killed it.
-inline int wait_exit(pid_t pid) {
+// Waits for a child: its exit code, or 128 + the signal that killed it; `usage` (if given) gets its resource
+// use (CPU time, peak RSS).
+inline int wait_exit(pid_t pid, rusage* usage = nullptr) {
   int status = 0;
-  waitpid(pid, &status, 0);
+  rusage ignored{};
+  wait4(pid, &status, 0, usage ? usage : &ignored);
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 

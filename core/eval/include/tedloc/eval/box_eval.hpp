@@ -34,6 +34,9 @@ struct QuantizedMap {
 // `name` (the file) is used in the InputError.
 QuantizedMap quantize_scoremap(const NpyArray& map, const std::string& name);
 QuantizedMap quantize_scoremap(const double* values, int height, int width, const std::string& name);
+// Reads the .npy score map `path` and quantises it: a float32 C-order map straight from the file's bytes
+// (the same values: widening float32 to double is exact), any other dtype through read_npy.
+QuantizedMap read_scoremap(const std::string& path);
 
 // The binarisation level of cam threshold t: pixels with u > int(t * M) are on.
 inline int threshold_level(double t, std::uint8_t max) { return static_cast<int>(t * static_cast<double>(max)); }
@@ -64,7 +67,8 @@ class ContourSweep {
     int index;
     std::uint16_t x, y;
   };
-  struct alignas(64) Component {  // what a union-find root knows of its set
+  struct alignas(64) Component {  // a union-find set: its parent, and what a root knows of the set
+    int parent;
     int size, x0, y0, x1, y1;     // pixels; bounding box in padded coordinates
     int start;                    // top-most, then left-most pixel: where the outer border starts
     int euler4;                   // 4 * Euler number from Gray's bit-quad counts
@@ -87,6 +91,7 @@ class ContourSweep {
   void sweep_holes(const std::vector<bool>& wanted, LevelSink& sink);
   std::int64_t outer_border_area2(int start, int level) const;
   unsigned lit_neighbours(int p) const;
+  void prefetch_neighbourhood(std::size_t k) const;
   void count_quads(int p, int root, unsigned lit_neighbours);  // root: p's component
 
   int w_ = 0, h_ = 0, wp_ = 0;             // map size; padded width
@@ -94,8 +99,11 @@ class ContourSweep {
   std::vector<std::uint8_t> u_;            // padded with a zero frame (the frame is never on)
   std::vector<Pixel> order_;               // inner pixels sorted by u, raster order within a value
   std::vector<int> bucket_;                // order_ offsets per value of u, 257 entries
-  std::vector<int> parent_;                // union-find over padded pixel indices
-  std::vector<Component> sets_;            // valid at roots
+  // Union-find over sets numbered densely in creation order (a pixel's label: the set it joined), so that
+  // the sets touched together sit together in memory instead of at their first pixels' scattered indices; a
+  // set's parent shares its cache line with what a root knows.
+  std::vector<int> label_;                 // per padded pixel, valid once lit
+  std::vector<Component> sets_;            // per set; all but `parent` valid at roots only
   std::int64_t euler4_total_ = 0;          // the sum of euler4 over the live components
   std::vector<std::uint8_t> lit_;          // pixel already joined in the current sweep
   std::vector<int> roots_;                 // live components

@@ -14,6 +14,21 @@ struct NpyArray {
   std::string dtype;  // the file's descr, e.g. "<f4"
 };
 
+// What the header of a .npy file says, checked against the file's size.
+struct NpyHeader {
+  std::vector<std::size_t> shape;
+  std::string dtype;  // descr, e.g. "<f4"
+  bool fortran_order = false;
+  std::size_t element_size = 0, count = 0;  // bytes per element; elements
+  std::size_t data_offset = 0;              // where the data section starts
+};
+// Parses and checks the header of the .npy file `bytes` (same errors as parse_npy).
+NpyHeader parse_npy_header(const std::string& bytes, const std::string& name);
+
+// Reads the whole file into `bytes` (one read; a buffer that already has the file's size is reused as it is).
+// Throws InputError naming the file when it cannot be opened or read.
+void read_file_bytes(const std::string& path, std::string& bytes);
+
 // Reads `path`. Throws InputError naming the file for a bad magic, version, header, dtype, shape, or a
 // data section whose size does not match the header.
 NpyArray read_npy(const std::string& path);
