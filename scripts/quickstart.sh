@@ -16,7 +16,7 @@ mkdir -p out
 step() { printf '\n== %s (%ss so far)\n' "$1" "$(( $(date +%s) - start ))"; }
 
 step "dataset"
-if [[ -f out/fashion-wsol/metadata/FashionWSOL/test/localization.txt ]]; then
+if [[ -f out/fashion-wsol/metadata/FashionWSOL/dataset.json ]]; then  # written last
   echo "out/fashion-wsol exists: reused"
 else
   $tedloc data fashion-wsol --out out/fashion-wsol

@@ -22,6 +22,7 @@
 #include "tedloc/data/random.hpp"
 #include "tedloc/data/transforms.hpp"
 #include "tedloc/error.hpp"
+#include "tedloc/stop.hpp"
 
 namespace fs = std::filesystem;
 
@@ -520,6 +521,7 @@ FashionWsolSummary generate_fashion_wsol(const FashionWsolOptions& o) {
     auto work = [&](bool report) {
       try {
         for (int i; (i = next++) < counts[s];) {
+          check_stop();
           const Sample sample = maker.make(specs[i], sample_seed(o.seed, s, i));
           const std::string id = image_id(s, i, specs[i].label);
           write_png((images / id).string(), sample.canvas);
@@ -565,7 +567,7 @@ FashionWsolSummary generate_fashion_wsol(const FashionWsolOptions& o) {
       {"seed", o.seed},                          {"canvas", o.canvas},           {"min_scale", o.min_scale},
       {"max_scale", o.max_scale},                {"alpha_floor", kAlphaFloor}, {"masks", o.write_masks},
       {"splits", {{"train", o.train}, {"val", o.val}, {"test", o.test}}}};
-  write_text(meta / "dataset.json", manifest.dump(2) + "\n");
+  write_text(meta / "dataset.json", manifest.dump(2) + "\n");  // last: its presence means the dataset is complete
   summary.images = o.train + o.val + o.test;
   return summary;
 }

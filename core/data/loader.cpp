@@ -9,6 +9,7 @@
 
 #include "tedloc/data/random.hpp"
 #include "tedloc/error.hpp"
+#include "tedloc/stop.hpp"
 
 namespace tedloc::data {
 
@@ -129,6 +130,7 @@ void ImageLoader::worker_loop() {
 }
 
 std::optional<Batch> ImageLoader::next() {
+  check_stop();  // every long phase (CAMs, token cache, training, evaluation) iterates over a loader
   if (epoch_ < 0) start_epoch(0);
   const std::int64_t total = num_batches();
   while (next_yield_ < total) {

@@ -22,6 +22,7 @@
 #include "tedloc/host.hpp"
 #include "tedloc/device.hpp"
 #include "tedloc/util.hpp"
+#include "tedloc/stop.hpp"
 #include "tedloc/version.hpp"
 
 extern char** environ;
@@ -31,15 +32,6 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace {
-
-std::atomic<bool> g_stop{false};
-
-void on_signal(int signal_number) {
-  if (g_stop.exchange(true)) {  // second signal: stop now
-    ::signal(signal_number, SIG_DFL);
-    ::raise(signal_number);
-  }
-}
 
 // Refreshes the heartbeat of this worker's running run, so other machines can tell it is alive.
 class Heartbeat {
@@ -99,6 +91,10 @@ std::string execute(Store& store, const RunRecord& run, const PluginHost& host, 
     std::fprintf(stderr, "[run %lld] %s\n", static_cast<long long>(run.id), line.c_str());
   };
   log(fmt::format("start: {} (attempt {}, worker {})", run.label, run.attempts, me.text));
+  // A second signal ends the process at once: the run is still recorded, as interrupted.
+  const AbortHook on_abort([db = store.path(), id = run.id, me] {
+    Store(db).finish_run(id, "interrupted", "aborted by a second signal", me);
+  });
 
   std::string status = "done";
   std::string message;
@@ -111,7 +107,7 @@ std::string execute(Store& store, const RunRecord& run, const PluginHost& host, 
     ctx.plugin.work_dir = run.work_dir;
     ctx.params = Params(config);
     ctx.host = &host;
-    ctx.stop_requested = &g_stop;
+    ctx.stop_requested = &stop_flag();
     ctx.show_progress = progress;
     ctx.log = log;
     ctx.log_metric = [&](const std::string& split, const std::string& name, double value, int epoch) {
@@ -177,12 +173,8 @@ GridResult run_grid(const Spec& spec, const std::vector<Cell>& cells, const Plug
   GridResult result;
   const std::string work_root =
       fs::absolute(options.work_root.empty() ? options.db_path + ".runs" : options.work_root).lexically_normal().string();
-  g_stop = false;
-  struct sigaction action {};
-  action.sa_handler = on_signal;
-  sigemptyset(&action.sa_mask);
-  sigaction(SIGINT, &action, nullptr);
-  sigaction(SIGTERM, &action, nullptr);
+  install_stop_handlers("the running run's current step; it is recorded as interrupted and resumes on the next "
+                        "`tedloc grid`");
 
   const std::vector<pid_t> children = options.worker_only ? std::vector<pid_t>{} : spawn_children(options);
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -192,7 +184,7 @@ GridResult run_grid(const Spec& spec, const std::vector<Cell>& cells, const Plug
     const StatusCounts before = store.counts(experiment);
     Progress bar(spec.experiment, before.total(), options.progress && !options.worker_only, 30.0);
     bar.update(before.done + before.diverged + before.failed);
-    while (!g_stop) {
+    while (!stop_requested()) {
       auto run = store.claim_next(experiment, me, git_revision(), work_root);
       if (!run) break;
       const std::string fate = execute(store, *run, host, me, threads, options.progress);
@@ -208,10 +200,9 @@ GridResult run_grid(const Spec& spec, const std::vector<Cell>& cells, const Plug
     while (waitpid(child, &child_status, 0) < 0 && errno == EINTR) {
     }
   }
-  result.interrupted = g_stop.load();
+  result.interrupted = stop_requested();
   result.counts = store.counts(experiment);
-  signal(SIGINT, SIG_DFL);
-  signal(SIGTERM, SIG_DFL);
+  restore_default_signals();
   return result;
 }
 

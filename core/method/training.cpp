@@ -186,7 +186,6 @@ EpochResult train_epoch(TrainingState& state, const TedLocConfig& config, EpochI
   const auto t0 = std::chrono::steady_clock::now();
   Progress bar(fmt::format("epoch {}/{}", epoch + 1, config.epochs), in.loader.size(), in.show_progress);
   while (auto batch = in.loader.next()) {
-    if (in.stop_requested && *in.stop_requested) throw Interrupted();
     const torch::Tensor z = state.net->decoder->forward(in.tokens.tokens(*batch), in.grid_h, in.grid_w);
     const torch::Tensor g_logits = state.net->head->forward(z);
     std::vector<Candidates> candidates;

@@ -83,15 +83,20 @@ std::string suggest(const std::string& name, const std::vector<std::string>& kno
   return " (known: " + list + ")";
 }
 
-// "sha256:HEX" of the file's content, or "missing" (the run itself then reports the missing file). Cached by
-// path, size and modification time: a grid's cells mostly share their weight files.
+// "sha256:HEX" of the file's content. A missing file is an InputError here, at validation, so that a grid
+// reports it once instead of as one failed run per cell. Cached by path, size and modification time: a grid's
+// cells mostly share their weight files.
 std::string file_fingerprint(const std::string& path) {
   std::error_code ec;
-  if (!fs::is_regular_file(path, ec)) return "missing";
+  const auto missing = [&] {
+    return InputError("no such file '" + path + "'" +
+                      (fs::path(path).is_relative() ? " (relative to " + fs::current_path(ec).string() + ")" : ""));
+  };
+  if (!fs::is_regular_file(path, ec)) throw missing();
   const auto size = fs::file_size(path, ec);
-  if (ec) return "missing";  // checked after each call: a later success clears ec
+  if (ec) throw missing();  // checked after each call: a later success clears ec
   const auto mtime = fs::last_write_time(path, ec).time_since_epoch().count();
-  if (ec) return "missing";
+  if (ec) throw missing();
   static std::mutex mutex;
   static std::map<std::tuple<std::string, std::uintmax_t, long long>, std::string> cache;
   const auto key = std::make_tuple(path, size, static_cast<long long>(mtime));

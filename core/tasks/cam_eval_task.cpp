@@ -25,6 +25,7 @@ SyntheticSet synthetic_objects(int64_t n, int64_t size, int64_t seed) {
   auto ys = torch::arange(size, torch::kFloat).view({size, 1});
   auto xs = torch::arange(size, torch::kFloat).view({1, size});
   for (int64_t i = 0; i < n; ++i) {
+    check_stop();
     auto r = torch::rand({4}, gen);
     const double w = size * (0.2 + 0.4 * r[0].item<double>());
     const double h = size * (0.2 + 0.4 * r[1].item<double>());
@@ -43,6 +44,7 @@ SyntheticSet synthetic_objects(int64_t n, int64_t size, int64_t seed) {
 std::pair<double, double> best_box_accuracy(const torch::Tensor& maps, const torch::Tensor& boxes, double step) {
   double best = -1, best_t = 0;
   for (double t = 0; t < 1.0; t += step) {
+    check_stop();
     int64_t correct = 0;
     for (int64_t i = 0; i < maps.size(0); ++i) {
       auto on = maps[i] > t;

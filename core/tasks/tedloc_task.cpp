@@ -255,7 +255,7 @@ struct TedLocTask final : Task {
     auto loss = ctx.make<LossSet>("loss");
     EpochInputs in{loader, tokens, cams, {state.net->cells(encoder.grid_h), state.net->cells(encoder.grid_w),
                    config.n_pos, config.n_neg}, *loss, anchors, encoder.grid_h, encoder.grid_w, device,
-                   ctx.stop_requested, ctx.show_progress};
+                   ctx.show_progress};
     const Evaluator evaluator{ctx, encoder, anchors, data};
     while (state.next_epoch < config.epochs) {
       const int epoch = state.next_epoch;

@@ -141,7 +141,9 @@ TEST_F(Validation, InputFilesJoinTheConfigByContent) {
   EXPECT_EQ(second["input_files"]["/input"], "sha256:" + sha256_hex("retrained weights"));
   EXPECT_NE(sha256_hex(canonical_config(second)), sha256_hex(canonical_config(first)));
 
-  EXPECT_EQ(resolve({{"task", "probe"}, {"input", dir / "absent.bin"}})["input_files"]["/input"], "missing");
+  // A missing file is refused at validation, with its JSON path, not N failed runs later.
+  EXPECT_EQ(errors_of({{"task", "probe"}, {"input", dir / "absent.bin"}}).at(0),
+            "/input: no such file '" + dir / "absent.bin" + "'");
   EXPECT_FALSE(resolve({{"task", "probe"}}).contains("input_files"));  // empty: no file
   EXPECT_EQ(errors_of({{"task", "probe"}, {"input", 3}}).at(0), "/input: expected a file path, got int 3");
 

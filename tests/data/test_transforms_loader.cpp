@@ -2,6 +2,8 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <signal.h>
+
 #include <set>
 
 #include "data_test_util.hpp"
@@ -9,6 +11,7 @@
 #include "tedloc/data/random.hpp"
 #include "tedloc/data/transforms.hpp"
 #include "tedloc/error.hpp"
+#include "tedloc/stop.hpp"
 
 namespace tedloc::data {
 namespace {
@@ -244,6 +247,23 @@ TEST(Loader, RestartingAnEpochMidwayIsClean) {
   loader.start_epoch(0);
   ASSERT_TRUE(loader.next());
   EXPECT_EQ(whole_epoch(loader, 0).size(), 3u);  // 20 / 6 = 3 full batches, the rest dropped
+}
+
+// Every long phase of a run (CAMs, token cache, training, evaluation) iterates over a loader: a SIGINT
+// mid-epoch makes the next batch an Interrupted, with workers decoding ahead.
+TEST(Loader, ASignalMidEpochMakesTheNextBatchInterrupted) {
+  TempDir dir;
+  const auto records = write_images(dir, 20);
+  ImageLoader loader(records, dir.path().string(), small_options(2));
+  install_stop_handlers();
+  loader.start_epoch(0);
+  ASSERT_TRUE(loader.next());
+  ::raise(SIGINT);  // the handler only sets the flag: the process lives on
+  EXPECT_TRUE(stop_requested());
+  EXPECT_THROW(loader.next(), Interrupted);
+  install_stop_handlers();  // clears the request
+  restore_default_signals();
+  EXPECT_EQ(whole_epoch(loader, 1).size(), 4u);
 }
 
 TEST(Loader, RejectsBadOptions) {

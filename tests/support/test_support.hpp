@@ -82,9 +82,10 @@ constexpr int kSkipExitCode = 77;
 
 inline std::string tedloc_exe() { return std::string(TEDLOC_BUILD_DIR) + "/tedloc"; }
 
-// Starts `tedloc ARGS...` as a child process (stderr discarded, and stdout too with `discard_stdout`) and
-// returns its pid.
-inline pid_t start_tedloc(const std::vector<std::string>& args, bool discard_stdout = false) {
+// Starts `tedloc ARGS...` as a child process (stderr to `stderr_file`, stdout discarded with `discard_stdout`)
+// and returns its pid.
+inline pid_t start_tedloc(const std::vector<std::string>& args, bool discard_stdout = false,
+                          const std::string& stderr_file = "/dev/null") {
   std::vector<std::string> all = {tedloc_exe()};
   all.insert(all.end(), args.begin(), args.end());
   std::vector<char*> argv;
@@ -92,7 +93,7 @@ inline pid_t start_tedloc(const std::vector<std::string>& args, bool discard_std
   argv.push_back(nullptr);
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 2, stderr_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   if (discard_stdout) posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
   pid_t pid = 0;
   const int rc = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);

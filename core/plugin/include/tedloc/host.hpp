@@ -49,7 +49,7 @@ class PluginHost {
 
   // Validation. Each error is one line "JSON-PATH: reason"; `path` is the JSON pointer of `value`.
   // Returns the value with every default filled in. A non-empty File parameter adds {its JSON path:
-  // "sha256:HEX" or "missing"} to `*input_files` when given.
+  // "sha256:HEX"} to `*input_files` when given; a missing file is an error then.
   nlohmann::json resolve_params(const std::vector<ParamDecl>& decls, const nlohmann::json& value,
                                 const std::string& path, std::vector<std::string>& errors,
                                 nlohmann::json* input_files = nullptr) const;

@@ -68,7 +68,8 @@ class ImageLoader {
 
   // The next batch of the current epoch (epoch 0 if none was started); nullopt at its end. An unreadable
   // image throws InputError naming the file, unless skip_unreadable; a batch whose images were all
-  // skipped is passed over. With skips, a batch has fewer rows than batch_size.
+  // skipped is passed over. With skips, a batch has fewer rows than batch_size. Throws Interrupted after a
+  // stop request (tedloc/stop.hpp).
   std::optional<Batch> next();
 
   // Images skipped so far (all epochs), by record index, each once.

@@ -108,7 +108,6 @@ struct EpochInputs {
   const torch::Tensor& anchors;
   int64_t grid_h, grid_w;  // the encoder's token grid
   c10::Device device;
-  const std::atomic<bool>* stop_requested = nullptr;  // throws Interrupted when set
   bool show_progress = true;
 };
 

@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "tedloc/plugin/abi.hpp"
+#include "tedloc/stop.hpp"  // Interrupted, thrown by a task that saw stop_requested
 
 namespace tedloc {
 
@@ -28,17 +29,12 @@ struct RunContext {
   std::function<void(const std::string& split, const std::string& name, double value, int epoch)> log_metric;
   std::function<void(const std::string& kind, const std::string& path)> add_artifact;
   std::function<void(const std::string& line)> log;  // a line for the run's log (and stderr)
-  const std::atomic<bool>* stop_requested = nullptr;  // set on SIGINT/SIGTERM: stop soon, throw Interrupted
+  const std::atomic<bool>* stop_requested = nullptr;  // set on SIGINT/SIGTERM: stop soon, throw Interrupted (or call check_stop())
   bool show_progress = true;
 
   // Instantiates the plugin named by the Plugin-typed parameter `param` (e.g. "cam").
   template <class Interface>
   std::shared_ptr<Interface> make(const std::string& param) const;
-};
-
-// Thrown by a task that saw stop_requested; the run is recorded as interrupted.
-struct Interrupted : std::runtime_error {
-  Interrupted() : std::runtime_error("interrupted") {}
 };
 
 struct Task {
