@@ -1,4 +1,5 @@
 #include "tedloc/engine.hpp"
+#include "tedloc/executor.hpp"
 
 #include <sys/types.h>
 
@@ -14,6 +15,7 @@
 #include <filesystem>
 #include <fmt/format.h>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <thread>
 #include <torch/utils.h>
@@ -21,6 +23,7 @@
 #include "tedloc/error.hpp"
 #include "tedloc/host.hpp"
 #include "tedloc/device.hpp"
+#include "tedloc/slurm.hpp"
 #include "tedloc/util.hpp"
 #include "tedloc/version.hpp"
 
@@ -39,6 +42,11 @@ void on_signal(int signal_number) {
     ::signal(signal_number, SIG_DFL);
     ::raise(signal_number);
   }
+}
+
+std::map<std::string, Executor>& executors() {
+  static std::map<std::string, Executor> registry;
+  return registry;
 }
 
 // Refreshes the heartbeat of this worker's running run, so other machines can tell it is alive.
@@ -87,9 +95,81 @@ std::vector<pid_t> spawn_children(const GridOptions& options) {
   return children;
 }
 
-// Runs one claimed run in this process and records its fate. Returns the status.
-std::string execute(Store& store, const RunRecord& run, const PluginHost& host, const WorkerId& me, int threads,
-                    bool progress) {
+// How a run started by another `tedloc grid` is given its cores: all of this machine's, shared by `jobs` workers.
+int threads_per_worker(int jobs) {
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  return std::max(1, cores / std::max(1, jobs));
+}
+
+// Today's executor: claim from the store until nothing is left, in this process and `--jobs` - 1 children.
+GridResult run_local(GridContext& ctx) {
+  const GridOptions& options = ctx.options;
+  Store& store = ctx.store;
+  const WorkerId me = WorkerId::current();
+  GridResult result;
+  const std::vector<pid_t> children = options.worker_only ? std::vector<pid_t>{} : spawn_children(options);
+  const int threads = threads_per_worker(options.jobs);
+  {
+    Heartbeat heartbeat(options.db_path, me);
+    const StatusCounts before = store.counts(ctx.experiment);
+    Progress bar(ctx.spec.experiment, before.total(), options.progress && !options.worker_only, 30.0);
+    bar.update(before.done + before.diverged + before.failed);
+    while (!g_stop) {
+      auto run = store.claim_next(ctx.experiment, me, git_revision(), ctx.work_root);
+      if (!run) break;
+      const std::string fate = execute_run(store, *run, ctx.host, me, threads, options.progress);
+      ++result.ran;
+      const StatusCounts now = store.counts(ctx.experiment);
+      bar.update(now.done + now.diverged + now.failed, fmt::format("last: {} {}", fate, run->label));
+    }
+    const StatusCounts after = store.counts(ctx.experiment);
+    bar.finish(fmt::format("{} done, {} failed, {} diverged", after.done, after.failed, after.diverged));
+  }
+  for (pid_t child : children) {
+    int child_status = 0;
+    while (waitpid(child, &child_status, 0) < 0 && errno == EINTR) {
+    }
+  }
+  return result;
+}
+
+const ExecutorRegistration kLocal{"local", {run_local, nullptr}};
+
+}  // namespace
+
+ExecutorRegistration::ExecutorRegistration(const std::string& name, Executor executor) {
+  executors()[name] = std::move(executor);
+}
+
+const Executor* find_executor(const std::string& name) {
+  const auto it = executors().find(name);
+  return it == executors().end() ? nullptr : &it->second;
+}
+
+std::vector<std::string> executor_names() {
+  std::vector<std::string> names;
+  for (const auto& [name, executor] : executors()) names.push_back(name);
+  return names;
+}
+
+StopOnSignal::StopOnSignal() {
+  g_stop = false;
+  struct sigaction action {};
+  action.sa_handler = on_signal;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
+}
+
+StopOnSignal::~StopOnSignal() {
+  signal(SIGINT, SIG_DFL);
+  signal(SIGTERM, SIG_DFL);
+}
+
+bool stop_requested() { return g_stop.load(); }
+
+std::string execute_run(Store& store, const RunRecord& run, const PluginHost& host, const WorkerId& me, int threads,
+                        bool progress) {
   std::error_code ec;
   fs::create_directories(run.work_dir, ec);
   std::ofstream log_file(run.work_dir + "/run.log", std::ios::app);
@@ -147,13 +227,63 @@ std::string execute(Store& store, const RunRecord& run, const PluginHost& host, 
   return status;
 }
 
-}  // namespace
+std::string shard_path(const std::string& work_dir) { return work_dir + "/shard.db"; }
 
+std::string write_cell_file(const std::string& experiment, const RunRecord& run) {
+  fs::create_directories(run.work_dir);
+  const std::string file = run.work_dir + "/cell.json";
+  const json cell = {{"experiment", experiment}, {"label", run.label},   {"config_hash", run.config_hash},
+                     {"task", run.task},         {"seed", run.seed},     {"config", json::parse(run.config_json)}};
+  // Written whole or not at all: a task may start while a resubmission rewrites it.
+  const std::string temporary = file + ".tmp";
+  std::ofstream(temporary) << cell.dump(2) << "\n";
+  fs::rename(temporary, file);
+  return file;
+}
+
+int run_cell_file(const std::string& cell_file, const PluginHost& host, int threads, bool progress) {
+  json cell;
+  try {
+    std::ifstream in(cell_file);
+    if (!in) throw InputError(cell_file + ": cannot read the cell file");
+    cell = json::parse(in);
+    const std::string work_dir = fs::absolute(cell_file).parent_path().string();
+    Store shard(shard_path(work_dir));
+    const std::string experiment_name = cell.at("experiment").get<std::string>();
+    const std::int64_t experiment = shard.upsert_experiment(experiment_name, "", "{}", "");
+    const CellRecord record{cell.at("config_hash").get<std::string>(), canonical_config(cell.at("config")),
+                            cell.at("task").get<std::string>(), cell.at("seed").get<std::int64_t>(),
+                            cell.at("label").get<std::string>()};
+    if (record.config_hash.size() < 16 || fs::path(work_dir).filename() != record.config_hash.substr(0, 16)) {
+      throw InputError(cell_file + ": not in its run folder (" + record.config_hash.substr(0, 16) + ")");
+    }
+    shard.add_cells(experiment, {record});
+    // This process is the shard's only writer: a run still `running` is an earlier attempt that died (a requeued
+    // task, a lost node). The new attempt resumes from the run folder's checkpoint.
+    shard.interrupt_running("an earlier attempt stopped before it finished; restarted");
+    const StopOnSignal stop;
+    const WorkerId me = WorkerId::current();
+    std::string status = "done";
+    if (auto run = shard.claim_next(experiment, me, git_revision(), fs::path(work_dir).parent_path().string())) {
+      status = execute_run(shard, *run, host, me, threads, progress);
+    } else {
+      const auto runs = shard.runs(experiment_name);
+      if (!runs.empty()) status = runs.front().status;  // done or failed before: nothing to do
+    }
+    shard.seal();
+    if (status == "interrupted") return kExitInterrupted;
+    return status == "failed" ? kExitRunFailed : kExitOk;
+  } catch (const json::exception& e) {
+    throw InputError(cell_file + ": not a cell file: " + e.what());
+  }
+}
 
 GridResult run_grid(const Spec& spec, const std::vector<Cell>& cells, const PluginHost& host,
                     const GridOptions& options) {
+  const Executor* executor = find_executor(options.executor);
+  if (!executor) throw UsageError("--executor " + options.executor + ": unknown" + suggest(options.executor, executor_names()));
+  if (executor->check_settings) executor->check_settings(options.executor_settings, "the command line");
   Store store(options.db_path);
-  const WorkerId me = WorkerId::current();
   std::int64_t experiment = 0;
   if (options.worker_only) {
     auto found = store.find_experiment(spec.experiment);
@@ -172,51 +302,31 @@ GridResult run_grid(const Spec& spec, const std::vector<Cell>& cells, const Plug
   if (reaped > 0 && options.progress) {
     std::fprintf(stderr, "%d run(s) whose worker had stopped are marked interrupted and will run again\n", reaped);
   }
+  // Remote tasks that ended since the last look: their fate first, so that only unfinished cells run again.
+  if (!options.worker_only) {
+    const SlurmSync imported = sync_slurm(store);
+    if (imported.imported > 0 && options.progress) {
+      std::fprintf(stderr, "imported %d finished Slurm task(s) into %s\n", imported.imported, options.db_path.c_str());
+    }
+  }
   if (!options.worker_only && !options.rerun.empty()) store.reset_runs(experiment, options.rerun);
 
-  GridResult result;
   const std::string work_root =
       fs::absolute(options.work_root.empty() ? options.db_path + ".runs" : options.work_root).lexically_normal().string();
-  g_stop = false;
-  struct sigaction action {};
-  action.sa_handler = on_signal;
-  sigemptyset(&action.sa_mask);
-  sigaction(SIGINT, &action, nullptr);
-  sigaction(SIGTERM, &action, nullptr);
-
-  const std::vector<pid_t> children = options.worker_only ? std::vector<pid_t>{} : spawn_children(options);
-  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  const int threads = std::max(1, cores / std::max(1, options.jobs));
+  GridContext ctx{spec, cells, host, options, store, experiment, work_root};
+  GridResult result;
   {
-    Heartbeat heartbeat(options.db_path, me);
-    const StatusCounts before = store.counts(experiment);
-    Progress bar(spec.experiment, before.total(), options.progress && !options.worker_only, 30.0);
-    bar.update(before.done + before.diverged + before.failed);
-    while (!g_stop) {
-      auto run = store.claim_next(experiment, me, git_revision(), work_root);
-      if (!run) break;
-      const std::string fate = execute(store, *run, host, me, threads, options.progress);
-      ++result.ran;
-      const StatusCounts now = store.counts(experiment);
-      bar.update(now.done + now.diverged + now.failed, fmt::format("last: {} {}", fate, run->label));
-    }
-    const StatusCounts after = store.counts(experiment);
-    bar.finish(fmt::format("{} done, {} failed, {} diverged", after.done, after.failed, after.diverged));
+    const StopOnSignal stop;
+    result = executor->run(ctx);
+    result.interrupted = stop_requested();
   }
-  for (pid_t child : children) {
-    int child_status = 0;
-    while (waitpid(child, &child_status, 0) < 0 && errno == EINTR) {
-    }
-  }
-  result.interrupted = g_stop.load();
   result.counts = store.counts(experiment);
-  signal(SIGINT, SIG_DFL);
-  signal(SIGTERM, SIG_DFL);
   return result;
 }
 
 int grid_exit_code(const GridResult& result) {
   if (result.interrupted) return kExitInterrupted;
+  if (result.detached) return result.counts.failed > 0 ? kExitRunFailed : kExitOk;  // the rest is still Slurm's
   if (result.counts.failed > 0 || result.counts.interrupted > 0 || result.counts.pending > 0) return kExitRunFailed;
   return kExitOk;
 }

@@ -1,5 +1,7 @@
 #pragma once
-// The grid engine: spec -> cells -> runs (claimed from the store, one at a time per worker) -> metrics.
+// The grid engine: spec -> cells -> runs -> metrics. An executor (executor.hpp) runs the cells: `local` claims them
+// from the store, one at a time per worker; `slurm` submits them as one job array.
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -19,12 +21,18 @@ struct GridOptions {
   bool progress = true;
   bool worker_only = false;           // a child started by another `tedloc grid --jobs N`
   std::vector<std::string> child_argv;  // how to start a child worker (argv[0] = this executable)
+  std::string executor = "local";     // local, slurm (executor_names())
+  // The executor's settings from the command line, over the spec's block of the same name ("slurm": {...}).
+  nlohmann::json executor_settings = nlohmann::json::object();
+  bool wait = false;                  // a remote executor waits for its tasks to end (slurm: --wait)
+  std::vector<std::string> plugin_dirs;  // --plugin-dir folders, for remote workers
 };
 
 struct GridResult {
   StatusCounts counts;  // the experiment's runs after this invocation
   int ran = 0;          // runs this process finished (any fate)
   bool interrupted = false;
+  bool detached = false;  // the cells were handed to a scheduler and this process did not wait for them
 };
 
 // Records the experiment and its cells, then works until no runnable cell is left.
