@@ -321,17 +321,11 @@ std::optional<ShardRun> Store::shard_run() const {
   if (!st.step()) return std::nullopt;
   const std::int64_t id = st.i64(0);
   ShardRun run;
-  run.config_hash = st.text(1);
-  run.status = st.text(2);
-  run.worker = st.text(3);
-  run.host = st.text(4);
-  run.device = st.text(5);
-  run.git_revision = st.text(6);
-  run.tedloc_version = st.text(7);
-  run.work_dir = st.text(8);
-  run.started_at = st.text(9);
-  run.ended_at = st.text(10);
-  run.error = st.text(11);
+  // Columns 1..11, in the SELECT's order.
+  std::string* const texts[] = {&run.config_hash, &run.status,   &run.worker,     &run.host,
+                                &run.device,      &run.git_revision, &run.tedloc_version, &run.work_dir,
+                                &run.started_at,  &run.ended_at, &run.error};
+  for (int c = 0; c < 11; ++c) *texts[c] = st.text(c + 1);
   run.attempts = st.i64(12);
   run.pid = st.i64(13);
   run.duration_s = st.f64(14);

@@ -261,6 +261,9 @@ int run_cell_file(const std::string& cell_file, const PluginHost& host, int thre
     // This process is the shard's only writer: a run still `running` is an earlier attempt that died (a requeued
     // task, a lost node). The new attempt resumes from the run folder's checkpoint.
     shard.interrupt_running("an earlier attempt stopped before it finished; restarted");
+    // The main store submitted this cell to be run: a failure or divergence the shard remembers runs again
+    // (tedloc grid --rerun); a done run is kept.
+    shard.reset_runs(experiment, {"failed", "diverged"});
     const StopOnSignal stop;
     const WorkerId me = WorkerId::current();
     std::string status = "done";

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <set>
 #include <thread>
 
 #include "tedloc/slurm.hpp"
@@ -41,8 +42,9 @@ bool slurm_required() {
   return env && *env && std::string(env) != "0";
 }
 
+// `tedloc ARGS...`, killed after 240 s (exit 124) so that a hung case fails instead of hanging the suite.
 CommandOutput tedloc(const std::vector<std::string>& args) {
-  std::vector<std::string> argv = {testing::tedloc_exe()};
+  std::vector<std::string> argv = {"timeout", "240", testing::tedloc_exe()};
   argv.insert(argv.end(), args.begin(), args.end());
   return run_command(argv);
 }
@@ -187,10 +189,16 @@ TEST_F(Slurm, CancelledTasksEndInterruptedWithSlurmsReasonAndARerunSubmitsOnlyTh
   write_spec("cancel", R"("epochs": 4, "sleep_ms": 400)", kTwelve);
   ASSERT_EQ(grid().exit_code, 0);
   const std::string job = array_job();
-  std::vector<std::string> running;
-  ASSERT_TRUE(eventually([&] { return (running = tasks_in(job, "RUNNING")).size() >= 2; }, 90));
-  running.resize(2);
-  ASSERT_EQ(run_command({"scancel", running[0], running[1]}).exit_code, 0);
+  // Cancel two tasks while they run (one after the other, so that a one-CPU node works too).
+  std::set<std::string> cancelled;
+  ASSERT_TRUE(eventually([&] {
+    for (const auto& id : tasks_in(job, "RUNNING")) {
+      if (cancelled.size() < 2 && cancelled.insert(id).second) {
+        EXPECT_EQ(run_command({"scancel", id}).exit_code, 0);
+      }
+    }
+    return cancelled.size() == 2;
+  }, 90));
   // The other ten finish; `tedloc sync` brings in all twelve fates.
   ASSERT_TRUE(eventually([&] {
     tedloc({"sync", "--db", db});
@@ -232,12 +240,17 @@ TEST_F(Slurm, ANodeDownUnderARequeuedTaskResumesItFromItsCheckpoint) {
     ~Resume() { run_command({"scontrol", "update", "nodename=" + node, "state=resume"}); }
   } resume{node};
   ASSERT_EQ(run_command({"scontrol", "update", "nodename=" + node, "state=down", "reason=tedloc-test"}).exit_code, 0);
-  // Slurm kills the task and requeues it (held for a while after a requeue).
+  // Slurm kills the task and requeues it (held for a while after a requeue). Its old process must be gone before
+  // the node takes it again: a second copy of a job id still running there drains the node ("Duplicate jobid").
   ASSERT_TRUE(eventually([&] {
     const auto s = states();
     const auto it = s.find(task);
     return it != s.end() && it->second.state == "PENDING";
   }, 60)) << "the task was not requeued";
+  ASSERT_TRUE(eventually([&] {
+    const CommandOutput pids = run_command({"scontrol", "listpids"});
+    return pids.out.find_first_of("0123456789") == std::string::npos;  // only the header, or "No job steps exist"
+  }, 90)) << "the killed task's processes did not end";
   ASSERT_EQ(run_command({"scontrol", "update", "nodename=" + node, "state=resume"}).exit_code, 0);
   ASSERT_EQ(run_command({"scontrol", "update", "jobid=" + task, "starttime=now"}).exit_code, 0);
 
