@@ -22,19 +22,23 @@ const std::string kPluginDir = TEDLOC_TEST_PLUGIN_DIR "/good";
 // 3 x 2 axes x 2 seeds.
 const std::string kTwelve = R"(, "grid": {"value": [1, 2, 3], "mode": ["a", "b"]}, "seeds": [0, 1])";
 
-// Empty when a cluster answers sinfo, else the one line a skipped (or failed) case prints.
+// Empty when a cluster answers sinfo, else the one line a skipped (or failed) case prints. Asked once: sinfo
+// retries an absent slurmctld for about 10 s.
 std::string missing_cluster() {
-  // scripts/slurm-local.sh keeps its slurm.conf out of /etc: find it when the caller did not export SLURM_CONF.
-  const char* dir = std::getenv("TEDLOC_SLURM_DIR");
-  const std::string local_conf = std::string(dir && *dir ? dir : "/tmp/tedloc-slurm") + "/slurm.conf";
-  if (!std::getenv("SLURM_CONF") && !std::filesystem::exists("/etc/slurm/slurm.conf") &&
-      std::filesystem::exists(local_conf)) {
-    setenv("SLURM_CONF", local_conf.c_str(), 1);
-  }
-  const CommandOutput out = run_command({"sinfo", "-h", "-o", "%T"});
-  if (out.exit_code == 0 && !out.out.empty()) return {};
-  return std::string("no Slurm cluster reachable (sinfo ") + (out.exit_code == -1 ? "not installed" : "failed") +
-         "): start one with scripts/slurm-local.sh up (TEDLOC_REQUIRE_SLURM=1 turns this skip into a failure)";
+  static const std::string missing = [] {
+    // scripts/slurm-local.sh keeps its slurm.conf out of /etc: find it when the caller did not export SLURM_CONF.
+    const char* dir = std::getenv("TEDLOC_SLURM_DIR");
+    const std::string local_conf = std::string(dir && *dir ? dir : "/tmp/tedloc-slurm") + "/slurm.conf";
+    if (!std::getenv("SLURM_CONF") && !std::filesystem::exists("/etc/slurm/slurm.conf") &&
+        std::filesystem::exists(local_conf)) {
+      setenv("SLURM_CONF", local_conf.c_str(), 1);
+    }
+    const CommandOutput out = run_command({"sinfo", "-h", "-o", "%T"});
+    if (out.exit_code == 0 && !out.out.empty()) return std::string();
+    return std::string("no Slurm cluster reachable (sinfo ") + (out.exit_code == -1 ? "not installed" : "failed") +
+           "): start one with scripts/slurm-local.sh up (TEDLOC_REQUIRE_SLURM=1 turns this skip into a failure)";
+  }();
+  return missing;
 }
 
 bool slurm_required() {
@@ -99,12 +103,16 @@ bool job_over(const std::string& job) {
 
 class Slurm : public ::testing::Test {
  protected:
+  // Without a cluster the whole suite skips, saying so once (the line ctest's SKIP_REGULAR_EXPRESSION sees).
+  static void SetUpTestSuite() {
+    const std::string missing = missing_cluster();
+    if (!missing.empty() && !slurm_required()) GTEST_SKIP() << "test_slurm: " << missing;
+  }
   void SetUp() override {
     const std::string missing = missing_cluster();
     if (!missing.empty()) {
       if (slurm_required()) FAIL() << missing;
-      std::fprintf(stderr, "test_slurm: %s\n", missing.c_str());  // the line ctest's SKIP_REGULAR_EXPRESSION sees
-      GTEST_SKIP() << missing;
+      GTEST_SKIP();
     }
   }
   void TearDown() override {
