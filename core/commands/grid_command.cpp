@@ -118,6 +118,7 @@ int grid_command(const std::vector<std::string>& args, const std::string& argv0)
     }
   }
   grid.executor = vm["executor"].as<std::string>();
+  executor_named(grid.executor);  // a mistyped executor is a usage error before the spec is even read
   grid.wait = vm.count("wait") > 0;
   {
     json& settings = grid.executor_settings;

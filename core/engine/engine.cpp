@@ -146,6 +146,12 @@ const Executor* find_executor(const std::string& name) {
   return it == executors().end() ? nullptr : &it->second;
 }
 
+const Executor& executor_named(const std::string& name) {
+  const Executor* executor = find_executor(name);
+  if (!executor) throw UsageError("--executor " + name + ": unknown" + suggest(name, executor_names()));
+  return *executor;
+}
+
 std::vector<std::string> executor_names() {
   std::vector<std::string> names;
   for (const auto& [name, executor] : executors()) names.push_back(name);
@@ -283,9 +289,8 @@ int run_cell_file(const std::string& cell_file, const PluginHost& host, int thre
 
 GridResult run_grid(const Spec& spec, const std::vector<Cell>& cells, const PluginHost& host,
                     const GridOptions& options) {
-  const Executor* executor = find_executor(options.executor);
-  if (!executor) throw UsageError("--executor " + options.executor + ": unknown" + suggest(options.executor, executor_names()));
-  if (executor->check_settings) executor->check_settings(options.executor_settings, "the command line");
+  const Executor& executor = executor_named(options.executor);
+  if (executor.check_settings) executor.check_settings(options.executor_settings, "the command line");
   Store store(options.db_path);
   std::int64_t experiment = 0;
   if (options.worker_only) {
@@ -320,7 +325,7 @@ GridResult run_grid(const Spec& spec, const std::vector<Cell>& cells, const Plug
   GridResult result;
   {
     const StopOnSignal stop;
-    result = executor->run(ctx);
+    result = executor.run(ctx);
     result.interrupted = stop_requested();
   }
   result.counts = store.counts(experiment);

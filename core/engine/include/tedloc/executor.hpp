@@ -35,6 +35,8 @@ struct ExecutorRegistration {
   ExecutorRegistration(const std::string& name, Executor executor);
 };
 const Executor* find_executor(const std::string& name);
+// The executor of that name; a UsageError "--executor NAME: unknown (did you mean ...)" otherwise.
+const Executor& executor_named(const std::string& name);
 std::vector<std::string> executor_names();
 
 // Runs one claimed run in this process and records its fate (and its metrics, artifacts, events) in `store`.
