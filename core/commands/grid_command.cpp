@@ -70,7 +70,7 @@ int grid_command(const std::vector<std::string>& args, const std::string& argv0)
       "cpus-per-task", po::value<int>(), "sbatch --cpus-per-task (default 1)")(
       "mem", po::value<std::string>(), "sbatch --mem, e.g. 16G")(
       "time", po::value<std::string>(), "sbatch --time, e.g. 2:00:00")(
-      "max-parallel", po::value<int>(), "at most N array tasks at once (--array=0-(N-1)%P)")(
+      "max-parallel", po::value<int>(), "at most this many array tasks at once (sbatch --array=0-(N-1)%P)")(
       "sbatch-arg", po::value<std::vector<std::string>>()->composing(),
       "another sbatch option, as --sbatch-arg=--qos=long (repeatable)")(
       "requeue", "let Slurm requeue a task whose node dies or that is preempted; it resumes from its checkpoint")(

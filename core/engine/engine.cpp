@@ -95,7 +95,7 @@ std::vector<pid_t> spawn_children(const GridOptions& options) {
   return children;
 }
 
-// How a run started by another `tedloc grid` is given its cores: all of this machine's, shared by `jobs` workers.
+// A worker's share of this machine's cores when `jobs` workers run at once.
 int threads_per_worker(int jobs) {
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   return std::max(1, cores / std::max(1, jobs));
