@@ -217,6 +217,38 @@ std::int64_t Store::upsert_experiment(const std::string& name, const std::string
   });
 }
 
+std::vector<std::string> Store::cell_hashes(std::int64_t experiment) const {
+  auto st = db_->prepare(
+      "SELECT r.config_hash FROM experiment_runs e JOIN runs r ON r.id = e.run_id WHERE e.experiment_id = ?1 "
+      "ORDER BY e.position");
+  st.bind(1, experiment);
+  std::vector<std::string> out;
+  while (st.step()) out.push_back(st.text(0));
+  return out;
+}
+
+int Store::revision(std::int64_t experiment) const {
+  auto st = db_->prepare("SELECT revision FROM experiments WHERE id = ?1");
+  if (!st.bind(1, experiment).step()) throw InternalError(path_ + ": no experiment with id " + std::to_string(experiment));
+  return static_cast<int>(st.i64(0));
+}
+
+int Store::start_revision(std::int64_t experiment) {
+  return db_->transaction([&] {
+    db_->prepare(
+           "INSERT INTO experiment_revisions (experiment_id, revision, spec_json, spec_path) "
+           "SELECT id, revision, spec_json, spec_path FROM experiments WHERE id = ?1")
+        .bind(1, experiment).step();
+    db_->prepare(
+           "INSERT INTO experiment_revision_runs (experiment_id, revision, run_id, position, label) "
+           "SELECT e.experiment_id, x.revision, e.run_id, e.position, e.label FROM experiment_runs e "
+           "JOIN experiments x ON x.id = e.experiment_id WHERE e.experiment_id = ?1")
+        .bind(1, experiment).step();
+    db_->prepare("UPDATE experiments SET revision = revision + 1 WHERE id = ?1").bind(1, experiment).step();
+    return revision(experiment);
+  });
+}
+
 std::optional<std::int64_t> Store::find_experiment(const std::string& name) const {
   auto st = db_->prepare("SELECT id FROM experiments WHERE name = ?1");
   if (!st.bind(1, name).step()) return std::nullopt;
@@ -244,7 +276,7 @@ int Store::reap_dead_workers(int stale_after_s) {
     std::vector<std::pair<std::int64_t, std::string>> dead;
     auto st = db_->prepare(
         "SELECT id, worker, host, pid, CAST(strftime('%s', 'now') AS INTEGER) - COALESCE(heartbeat_at, 0) "
-        "FROM runs WHERE status = 'running'");
+        "FROM runs WHERE status = 'running' AND worker NOT LIKE 'slurm:%'");  // Slurm's runs: see slurm_tasks
     while (st.step()) {
       const std::string worker = st.text(1);
       const std::int64_t pid = st.i64(3);
@@ -259,14 +291,156 @@ int Store::reap_dead_workers(int stale_after_s) {
       if (gone) dead.emplace_back(st.i64(0), worker);
     }
     for (const auto& [id, worker] : dead) {
-      db_->prepare(
-             "UPDATE runs SET status = 'interrupted', ended_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), "
-             "error = 'the worker ' || ?2 || ' stopped while running it' WHERE id = ?1")
-          .bind(1, id).bind(2, worker).step();
-      db_->prepare("INSERT INTO run_events (run_id, event, worker, message) VALUES (?1, 'interrupted', ?2, ?3)")
-          .bind(1, id).bind(2, worker).bind(3, std::string("worker gone, seen by ") + me.text).step();
+      mark_interrupted(id, worker, "the worker " + worker + " stopped while running it", "worker gone, seen by " + me.text);
     }
     return static_cast<int>(dead.size());
+  });
+}
+
+void Store::mark_interrupted(std::int64_t run, const std::string& worker, const std::string& error,
+                             const std::string& event_message) {
+  db_->prepare(
+         "UPDATE runs SET status = 'interrupted', ended_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), error = ?2 "
+         "WHERE id = ?1")
+      .bind(1, run).bind(2, error).step();
+  db_->prepare("INSERT INTO run_events (run_id, event, worker, message) VALUES (?1, 'interrupted', ?2, ?3)")
+      .bind(1, run).bind(2, worker).bind(3, event_message).step();
+}
+
+int Store::interrupt_running(const std::string& message) {
+  return db_->transaction([&] {
+    std::vector<std::pair<std::int64_t, std::string>> running;
+    auto st = db_->prepare("SELECT id, COALESCE(worker, '') FROM runs WHERE status = 'running'");
+    while (st.step()) running.emplace_back(st.i64(0), st.text(1));
+    for (const auto& [id, worker] : running) mark_interrupted(id, worker, message, message);
+    return static_cast<int>(running.size());
+  });
+}
+
+void Store::seal() { db_->exec("PRAGMA wal_checkpoint(TRUNCATE); PRAGMA journal_mode = DELETE;"); }
+
+void Store::record_slurm_submission(const std::vector<SlurmTask>& tasks) {
+  db_->transaction([&] {
+    for (const auto& t : tasks) {
+      db_->prepare("UPDATE runs SET worker = ?2, host = NULL, pid = NULL, heartbeat_at = NULL WHERE id = ?1")
+          .bind(1, t.run_id).bind(2, "slurm:" + t.slurm_id()).step();
+      db_->prepare("INSERT OR REPLACE INTO slurm_tasks (job_id, array_task, run_id, shard) VALUES (?1, ?2, ?3, ?4)")
+          .bind(1, t.job_id).bind(2, t.array_task).bind(3, t.run_id).bind(4, t.shard).step();
+      db_->prepare("INSERT INTO run_events (run_id, event, worker, message) VALUES (?1, 'submitted', ?2, ?3)")
+          .bind(1, t.run_id).bind(2, "slurm:" + t.slurm_id()).bind(3, "Slurm job " + t.slurm_id()).step();
+    }
+  });
+}
+
+std::vector<SlurmTask> Store::slurm_tasks_to_import() const {
+  auto st = db_->prepare(
+      "SELECT t.job_id, t.array_task, t.run_id, t.shard, r.config_hash, COALESCE(r.work_dir, ''), t.submitted_at "
+      "FROM slurm_tasks t JOIN runs r ON r.id = t.run_id WHERE t.imported_at IS NULL AND r.status = 'running' AND "
+      "r.worker = 'slurm:' || t.job_id || '_' || t.array_task ORDER BY t.submitted_at, t.array_task");
+  std::vector<SlurmTask> tasks;
+  while (st.step()) {
+    tasks.push_back({st.text(0), st.i64(1), st.i64(2), st.text(3), st.text(4), st.text(5), st.text(6), ""});
+  }
+  return tasks;
+}
+
+std::optional<ShardRun> Store::shard_run() const {
+  auto st = db_->prepare(
+      "SELECT id, config_hash, status, COALESCE(worker, ''), COALESCE(host, ''), COALESCE(device, ''), "
+      "COALESCE(git_revision, ''), COALESCE(tedloc_version, ''), COALESCE(work_dir, ''), COALESCE(started_at, ''), "
+      "COALESCE(ended_at, ''), COALESCE(error, ''), attempts, COALESCE(pid, 0), COALESCE(duration_s, 0) FROM runs "
+      "ORDER BY id LIMIT 1");
+  if (!st.step()) return std::nullopt;
+  const std::int64_t id = st.i64(0);
+  ShardRun run;
+  // Columns 1..11, in the SELECT's order.
+  std::string* const texts[] = {&run.config_hash, &run.status,   &run.worker,     &run.host,
+                                &run.device,      &run.git_revision, &run.tedloc_version, &run.work_dir,
+                                &run.started_at,  &run.ended_at, &run.error};
+  for (int c = 0; c < 11; ++c) *texts[c] = st.text(c + 1);
+  run.attempts = st.i64(12);
+  run.pid = st.i64(13);
+  run.duration_s = st.f64(14);
+  auto metrics = db_->prepare("SELECT split, name, epoch, value, recorded_at FROM metrics WHERE run_id = ?1");
+  metrics.bind(1, id);
+  while (metrics.step()) {
+    run.metrics.push_back({metrics.text(0), metrics.text(1), metrics.text(4), static_cast<int>(metrics.i64(2)),
+                           metrics.null(3) ? std::nullopt : std::optional<double>(metrics.f64(3))});
+  }
+  auto artifacts = db_->prepare("SELECT kind, path, created_at FROM artifacts WHERE run_id = ?1 ORDER BY id");
+  artifacts.bind(1, id);
+  while (artifacts.step()) run.artifacts.push_back({artifacts.text(0), artifacts.text(1), artifacts.text(2)});
+  auto events = db_->prepare(
+      "SELECT id, at, event, COALESCE(worker, ''), COALESCE(message, '') FROM run_events WHERE run_id = ?1 ORDER BY id");
+  events.bind(1, id);
+  while (events.step()) {
+    run.events.push_back({events.i64(0), events.text(1), events.text(2), events.text(3), events.text(4)});
+  }
+  return run;
+}
+
+int Store::import_slurm_task(const SlurmTask& task, const std::optional<ShardRun>& shard,
+                             const std::optional<SlurmFate>& fate, bool final) {
+  return db_->transaction([&] {
+    const int before = sqlite3_total_changes(db_->handle);
+    const std::string hash16 = task.config_hash.substr(0, 16);
+    if (shard) {
+      const ShardRun& s = *shard;
+      // Only a final fate of the shard becomes the run's status; a running one keeps the run Slurm's.
+      const std::string status = s.finished() ? s.status : "running";
+      db_->prepare(
+             "UPDATE runs SET (status, attempts, host, pid, device, git_revision, tedloc_version, started_at, ended_at, "
+             "duration_s, error) = (?2, MAX(attempts, ?3), ?4, ?5, ?6, ?7, ?8, ?9, NULLIF(?10, ''), NULLIF(?11, 0.0), "
+             "NULLIF(?12, '')) WHERE id = ?1 AND (status, attempts, host, pid, device, git_revision, tedloc_version, "
+             "started_at, ended_at, duration_s, error) IS NOT (?2, MAX(attempts, ?3), ?4, ?5, ?6, ?7, ?8, ?9, "
+             "NULLIF(?10, ''), NULLIF(?11, 0.0), NULLIF(?12, ''))")
+          .bind(1, task.run_id).bind(2, status).bind(3, s.attempts).bind(4, s.host).bind(5, s.pid).bind(6, s.device)
+          .bind(7, s.git_revision).bind(8, s.tedloc_version).bind(9, s.started_at).bind(10, s.ended_at)
+          .bind(11, s.duration_s).bind(12, s.error).step();
+      for (const auto& m : s.metrics) {
+        auto st = db_->prepare(
+            "INSERT INTO metrics (run_id, split, name, epoch, value, recorded_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
+            "ON CONFLICT (run_id, split, name, epoch) DO UPDATE SET value = excluded.value, "
+            "recorded_at = excluded.recorded_at WHERE value IS NOT excluded.value");
+        st.bind(1, task.run_id).bind(2, m.split).bind(3, m.name).bind(4, m.epoch).bind(6, m.recorded_at);
+        if (m.value) st.bind(5, *m.value);
+        st.step();
+      }
+      for (const auto& a : s.artifacts) {
+        db_->prepare("INSERT OR IGNORE INTO artifacts (run_id, kind, path, created_at) VALUES (?1, ?2, ?3, ?4)")
+            .bind(1, task.run_id).bind(2, a.kind).bind(3, a.path).bind(4, a.created_at).step();
+      }
+      for (const auto& e : s.events) {
+        db_->prepare(
+               "INSERT OR IGNORE INTO run_events (run_id, at, event, worker, message, origin) "
+               "VALUES (?1, ?2, ?3, NULLIF(?4, ''), NULLIF(?5, ''), ?6)")
+            .bind(1, task.run_id).bind(2, e.at).bind(3, e.event).bind(4, e.worker).bind(5, e.message)
+            .bind(6, fmt::format("shard:{}:{}", hash16, e.id)).step();
+      }
+    }
+    if (fate) {
+      if (!shard || !shard->finished()) {
+        db_->prepare(
+               "UPDATE runs SET status = ?2, error = ?3, ended_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') "
+               "WHERE id = ?1 AND status = 'running'")
+            .bind(1, task.run_id).bind(2, fate->status).bind(3, fate->message).step();
+      }
+      if (fate->state != "COMPLETED" && !(shard && shard->status == "done")) {
+        db_->prepare(
+               "INSERT OR IGNORE INTO run_events (run_id, event, worker, message, origin) VALUES (?1, 'slurm', ?2, ?3, ?4)")
+            .bind(1, task.run_id).bind(2, "slurm:" + task.slurm_id()).bind(3, fate->message)
+            .bind(4, fmt::format("slurm:{}:{}", task.slurm_id(), fate->state)).step();
+      }
+      db_->prepare("UPDATE slurm_tasks SET slurm_state = ?3 WHERE job_id = ?1 AND array_task = ?2 AND "
+                   "slurm_state IS NOT ?3")
+          .bind(1, task.job_id).bind(2, task.array_task).bind(3, fate->state).step();
+    }
+    if (final) {
+      db_->prepare("UPDATE slurm_tasks SET imported_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE job_id = ?1 AND "
+                   "array_task = ?2 AND imported_at IS NULL")
+          .bind(1, task.job_id).bind(2, task.array_task).step();
+    }
+    return sqlite3_total_changes(db_->handle) - before;
   });
 }
 
@@ -400,14 +574,21 @@ StatusCounts Store::counts(std::int64_t experiment) const {
   return c;
 }
 
-std::vector<RunRecord> Store::runs(const std::string& experiment, const std::string& status) const {
+std::vector<RunRecord> Store::runs(const std::string& experiment, const std::string& status, int revision) const {
+  // The links of the current revisions (revision 0, or the one asked for if it is current) and those kept of an
+  // earlier one.
   auto st = db_->prepare(
       "SELECT r.id, r.config_hash, r.config_json, r.task, r.status, COALESCE(e.label, ''), COALESCE(x.name, ''), "
       "COALESCE(r.worker, ''), COALESCE(r.device, ''), COALESCE(r.error, ''), COALESCE(r.started_at, ''), "
       "COALESCE(r.ended_at, ''), r.seed, r.attempts, COALESCE(r.duration_s, 0) "
-      "FROM runs r LEFT JOIN experiment_runs e ON e.run_id = r.id LEFT JOIN experiments x ON x.id = e.experiment_id "
-      "WHERE (?1 = '' OR x.name = ?1) AND (?2 = '' OR r.status = ?2) ORDER BY x.name, e.position, r.id");
-  st.bind(1, experiment).bind(2, status);
+      "FROM runs r LEFT JOIN ("
+      "  SELECT l.experiment_id, l.run_id, l.position, l.label FROM experiment_runs l "
+      "  JOIN experiments c ON c.id = l.experiment_id WHERE ?3 = 0 OR c.revision = ?3 "
+      "  UNION ALL SELECT experiment_id, run_id, position, label FROM experiment_revision_runs WHERE revision = ?3"
+      ") e ON e.run_id = r.id LEFT JOIN experiments x ON x.id = e.experiment_id "
+      "WHERE (?1 = '' OR x.name = ?1) AND (?2 = '' OR r.status = ?2) AND (?3 = 0 OR e.run_id IS NOT NULL) "
+      "ORDER BY x.name, e.position, r.id");
+  st.bind(1, experiment).bind(2, status).bind(3, static_cast<std::int64_t>(revision));
   std::vector<RunRecord> out;
   while (st.step()) {
     RunRecord r;

@@ -12,10 +12,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-# Bottom first. The first six build and link without LibTorch.
-LAYERS = ["base", "store", "eval", "text", "reports", "cli",
+# Bottom first. The first seven build and link without LibTorch.
+LAYERS = ["base", "store", "slurm", "eval", "text", "reports", "cli",
           "plugin", "data", "clip", "method", "engine", "tasks", "figures", "commands"]
-TORCH_FREE = set(LAYERS[:6])
+TORCH_FREE = set(LAYERS[:7])
 
 
 def graph(build_dir):

@@ -60,6 +60,7 @@ int main(int argc, char** argv) {
       {"grid", torch("grid", "run an experiment grid from a JSON spec")},
       {"runs", {tedloc::runs_command, "list runs and their fate"}},
       {"query", {tedloc::query_command, "run read-only SQL on the store"}},
+      {"sync", {tedloc::sync_command, "import the runs of finished Slurm tasks into the store"}},
       {"plugins", torch("plugins", "list plugins, or --describe NAME")},
       {"eval", {tedloc::eval::eval_command, "MaxBoxAcc / MaxBoxAccV2 / PxAP of .npy score maps (the reference's protocol)"}},
       {"data", torch("data", "build a dataset: tedloc data fashion-wsol --out DIR")},

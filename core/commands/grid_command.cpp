@@ -7,8 +7,10 @@
 #include <filesystem>
 #include <fmt/format.h>
 #include <iostream>
+#include <thread>
 
 #include "tedloc/engine.hpp"
+#include "tedloc/executor.hpp"
 #include "tedloc/error.hpp"
 #include "tedloc/host.hpp"
 #include "tedloc/tasks.hpp"
@@ -49,31 +51,65 @@ std::string type_text(const ParamDecl& d) {
 int grid_command(const std::vector<std::string>& args, const std::string& argv0) {
   po::options_description options("tedloc grid options");
   options.add_options()("help,h", "show this help")(
-      "spec", po::value<std::string>()->required(), "the experiment spec (JSON)")(
+      "spec", po::value<std::string>(), "the experiment spec (JSON)")(
       "db", po::value<std::string>()->default_value("tedloc.db"), "the SQLite store")(
       "work-dir", po::value<std::string>(), "run folders (default: <db>.runs)")(
       "dry-run", "validate and list the cells and their state; run nothing")(
+      "replace", "the spec drops cells the experiment has: record it as the experiment's next revision (the "
+      "earlier one and its runs are kept)")(
       "jobs,j", po::value<int>()->default_value(1), "worker processes on this machine")(
       "rerun", po::value<std::vector<std::string>>()->composing(),
       "run cells in this state again: failed, diverged (repeatable)")(
       "set", po::value<std::vector<std::string>>()->composing(),
       "override the base config: dotted.path=VALUE (repeatable), e.g. --set data.images=/data/CUB/images")(
-      "no-progress", "no progress bar")("worker", "internal: a child worker of --jobs");
+      "no-progress", "no progress bar")("worker", "internal: a child worker of --jobs")(
+      "run-cell", po::value<std::string>(), "internal: run one cell file in its own shard (a Slurm array task)")(
+      "executor", po::value<std::string>()->default_value("local"),
+      "local (this machine) or slurm (one job array; the spec's \"slurm\" block gives defaults)");
+  po::options_description slurm_options("with --executor slurm (defaults from the spec's \"slurm\" block)");
+  slurm_options.add_options()("partition", po::value<std::string>(), "sbatch --partition")(
+      "gpus-per-task", po::value<int>(), "sbatch --gpus-per-task")(
+      "cpus-per-task", po::value<int>(), "sbatch --cpus-per-task (default 1)")(
+      "mem", po::value<std::string>(), "sbatch --mem, e.g. 16G")(
+      "time", po::value<std::string>(), "sbatch --time, e.g. 2:00:00")(
+      "max-parallel", po::value<int>(), "at most this many array tasks at once (sbatch --array=0-(N-1)%P)")(
+      "sbatch-arg", po::value<std::vector<std::string>>()->composing(),
+      "another sbatch option, as --sbatch-arg=--qos=long (repeatable)")(
+      "requeue", "let Slurm requeue a task whose node dies or that is preempted; it resumes from its checkpoint")(
+      "wait", "block until the array's tasks end (a progress bar), importing their runs");
+  options.add(slurm_options);
   add_plugin_dir_option(options);
   po::positional_options_description positional;
   positional.add("spec", 1);
   po::variables_map vm;
   if (!parse_command_line(args, options, positional, vm,
-             "usage: tedloc grid SPEC.json [--db FILE] [--dry-run] [--jobs N] [--rerun failed]\n\n"
+             "usage: tedloc grid SPEC.json [--db FILE] [--dry-run] [--jobs N] [--rerun failed]\n"
+             "       tedloc grid SPEC.json --db FILE --executor slurm [--partition P] [--gpus-per-task N]\n"
+             "                   [--cpus-per-task N] [--mem M] [--time T] [--max-parallel N] [--sbatch-arg ARG]...\n"
+             "                   [--requeue] [--wait]\n\n"
              "Runs every cell of an experiment grid (base config x axes x seeds) and records each run's fate\n"
              "and metrics in the store. Cells already done are skipped; runs whose process died are run again.\n"
-             "Several `tedloc grid` processes may work on the same spec and database at once.")) {
+             "Several `tedloc grid` processes may work on the same spec and database at once.\n\n"
+             "With --executor slurm the cells not done are submitted as one Slurm job array (the script is\n"
+             "<db>.runs/slurm/EXPERIMENT/array.sbatch); each task writes its run into its own shard, which the\n"
+             "store imports at the next `tedloc grid`, `tedloc runs` or `tedloc sync`, and in a final import job.")) {
     return kExitOk;
   }
+  if (vm.count("run-cell")) {
+    // A Slurm array task (or any remote worker): the cell file holds the resolved config; no spec, no main store.
+    auto host = make_host(vm, false);
+    const char* slurm_cpus = std::getenv("SLURM_CPUS_PER_TASK");
+    const int threads = slurm_cpus && std::atoi(slurm_cpus) > 0
+                            ? std::atoi(slurm_cpus)
+                            : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    return run_cell_file(vm["run-cell"].as<std::string>(), *host, threads, !vm.count("no-progress"));
+  }
+  if (!vm.count("spec")) throw UsageError("the spec file is missing: tedloc grid SPEC.json (see --help)");
   GridOptions grid;
   grid.db_path = vm["db"].as<std::string>();
   if (vm.count("work-dir")) grid.work_root = vm["work-dir"].as<std::string>();
   grid.dry_run = vm.count("dry-run") > 0;
+  grid.replace = vm.count("replace") > 0;
   grid.jobs = vm["jobs"].as<int>();
   if (grid.jobs < 1) throw UsageError("--jobs must be at least 1");
   grid.progress = !vm.count("no-progress");
@@ -84,6 +120,27 @@ int grid_command(const std::vector<std::string>& args, const std::string& argv0)
       grid.rerun.push_back(s);
     }
   }
+  grid.executor = vm["executor"].as<std::string>();
+  executor_named(grid.executor);  // a mistyped executor is a usage error before the spec is even read
+  grid.wait = vm.count("wait") > 0;
+  {
+    json& settings = grid.executor_settings;
+    for (const char* key : {"partition", "mem", "time"}) {
+      if (vm.count(key)) settings[key] = vm[key].as<std::string>();
+    }
+    for (const auto& [flag, key] : {std::pair{"gpus-per-task", "gpus_per_task"}, {"cpus-per-task", "cpus_per_task"},
+                                    {"max-parallel", "max_parallel"}}) {
+      if (vm.count(flag)) settings[key] = vm[flag].as<int>();
+    }
+    if (vm.count("sbatch-arg")) settings["sbatch_args"] = vm["sbatch-arg"].as<std::vector<std::string>>();
+    if (vm.count("requeue")) settings["requeue"] = true;
+    for (const auto& option : slurm_options.options()) {
+      if (grid.executor != "slurm" && vm.count(option->long_name())) {
+        throw UsageError("--" + option->long_name() + " needs --executor slurm");
+      }
+    }
+  }
+  if (vm.count("plugin-dir")) grid.plugin_dirs = vm["plugin-dir"].as<std::vector<std::string>>();
   const std::string spec_path = vm["spec"].as<std::string>();
   grid.child_argv = {argv0, "grid", spec_path, "--db", grid.db_path, "--worker", "--no-progress"};
   if (!grid.work_root.empty()) grid.child_argv.insert(grid.child_argv.end(), {"--work-dir", grid.work_root});
@@ -106,9 +163,11 @@ int grid_command(const std::vector<std::string>& args, const std::string& argv0)
   if (grid.dry_run) {
     std::vector<std::vector<std::string>> rows;
     std::map<std::string, std::string> state;
+    std::size_t dropped = 0;
     if (std::filesystem::exists(grid.db_path)) {
       const Store store(grid.db_path, Store::Mode::ReadOnly);
       for (const auto& r : store.runs()) state[r.config_hash] = r.status;
+      dropped = dropped_cells(store, spec.experiment, cells);
     }
     for (const auto& c : cells) {
       const auto it = state.find(c.hash);
@@ -117,6 +176,9 @@ int grid_command(const std::vector<std::string>& args, const std::string& argv0)
     print_table({"cell", "axes", "hash", "state"}, rows);
     std::cout << fmt::format("{}: {} cells ({} axes x {} seeds); nothing run (--dry-run)\n", spec.experiment,
                              cells.size(), spec.axes.size(), spec.seeds.size());
+    if (dropped > 0)
+      std::cout << fmt::format("{}: {} recorded cell(s) are not in this spec: running it needs --replace (a new "
+                               "revision; the earlier one is kept)\n", spec.experiment, dropped);
     return kExitOk;
   }
 

@@ -2,11 +2,13 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <fstream>
 #include <set>
 #include <sstream>
 
 #include "tedloc/error.hpp"
+#include "tedloc/executor.hpp"
 #include "tedloc/host.hpp"
 #include "tedloc/util.hpp"
 
@@ -62,10 +64,20 @@ Spec parse_spec(const std::string& text, const std::string& file) {
   };
   if (!spec.raw.is_object()) fail("/", "a spec must be an object with \"experiment\", \"base\", \"grid\", \"seeds\"");
   for (auto it = spec.raw.begin(); it != spec.raw.end(); ++it) {
-    static const std::set<std::string> known = {"experiment", "description", "base", "grid", "seeds"};
-    if (!known.count(it.key())) {
-      fail("/" + it.key(), "unknown key (a spec has experiment, description, base, grid, seeds)");
+    static const std::vector<std::string> keys = {"experiment", "description", "base", "grid", "seeds"};
+    if (std::find(keys.begin(), keys.end(), it.key()) != keys.end()) continue;
+    // An executor's settings block, e.g. "slurm": {...}, checked by that executor.
+    if (const Executor* executor = find_executor(it.key()); executor && executor->check_settings) {
+      executor->check_settings(it.value(), fmt::format("{}: /{}", file, it.key()));
+      spec.executor_settings[it.key()] = it.value();
+      continue;
     }
+    std::vector<std::string> known = keys;
+    for (const auto& name : executor_names()) {
+      if (find_executor(name)->check_settings) known.push_back(name);
+    }
+    fail("/" + it.key(), "unknown key" + suggest(it.key(), known) +
+                             " (a spec has experiment, description, base, grid, seeds, and executor settings)");
   }
   if (!spec.raw.contains("experiment") || !spec.raw["experiment"].is_string() ||
       spec.raw["experiment"].get<std::string>().empty()) {

@@ -54,35 +54,6 @@ std::string describe(const json& v) {
   }
 }
 
-std::size_t edit_distance(const std::string& a, const std::string& b) {
-  std::vector<std::size_t> row(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    std::size_t diag = row[0];
-    row[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      const std::size_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diag = up;
-    }
-  }
-  return row[b.size()];
-}
-
-// " (did you mean 'x'?)" when a known name is close to `name`, else " (known: a, b, c)".
-std::string suggest(const std::string& name, const std::vector<std::string>& known) {
-  if (known.empty()) return " (none is declared)";
-  auto best = std::min_element(known.begin(), known.end(), [&](const auto& x, const auto& y) {
-    return edit_distance(name, x) < edit_distance(name, y);
-  });
-  if (edit_distance(name, *best) <= std::max<std::size_t>(2, name.size() / 3)) {
-    return fmt::format(" (did you mean '{}'?)", *best);
-  }
-  std::string list;
-  for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
-  return " (known: " + list + ")";
-}
-
 // "sha256:HEX" of the file's content. A missing file is an InputError here, at validation, so that a grid
 // reports it once instead of as one failed run per cell. Cached by path, size and modification time: a grid's
 // cells mostly share their weight files.

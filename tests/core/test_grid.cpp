@@ -130,5 +130,39 @@ TEST_F(Grid, BadSpecExitsWithThreeAndRunsNothing) {
   EXPECT_FALSE(std::filesystem::exists(db));
 }
 
+// Experiments by revision: a grid may add cells, never silently drop one; --replace keeps the earlier revision.
+TEST_F(Grid, ASpecThatDropsCellsNeedsReplaceAndTheEarlierRevisionIsKept) {
+  const auto spec_with = [&](const std::string& values) {
+    testing::write_file(spec, R"({"experiment": "twelve", "base": {"task": "probe", "epochs": 1},
+                                   "grid": {"value": )" + values + R"(, "mode": ["a", "b"]}, "seeds": [0, 1]})");
+  };
+  spec_with("[1, 2, 3]");
+  ASSERT_EQ(wait_exit(start_grid(spec, db)), 0);
+
+  spec_with("[1, 2]");  // drops the 4 cells of value 3
+  const std::string err = dir / "stderr.txt";
+  const pid_t refused = testing::start_tedloc(
+      {"grid", spec, "--db", db, "--plugin-dir", kPluginDir, "--no-progress"}, false, err);
+  EXPECT_EQ(wait_exit(refused), 3);
+  EXPECT_NE(testing::read_file(err).find("4 cell(s) that this spec no longer yields"), std::string::npos)
+      << testing::read_file(err);
+  EXPECT_NE(testing::read_file(err).find("--replace"), std::string::npos);
+  EXPECT_EQ(Store(db).runs("twelve").size(), 12u);
+
+  spec_with("[1, 2, 3, 4]");  // only adds cells: the same revision grows
+  ASSERT_EQ(wait_exit(start_grid(spec, db)), 0);
+  EXPECT_EQ(Store(db).runs("twelve").size(), 16u);
+
+  spec_with("[1, 2]");
+  ASSERT_EQ(wait_exit(start_grid(spec, db, {"--replace"})), 0);
+  Store store(db);
+  EXPECT_EQ(store.revision(*store.find_experiment("twelve")), 2);
+  EXPECT_EQ(store.runs("twelve").size(), 8u);          // revision 2
+  EXPECT_EQ(store.runs("twelve", "", 1).size(), 16u);  // revision 1, kept
+  EXPECT_EQ(store.runs("twelve", "", 2).size(), 8u);   // the current one by number
+  EXPECT_EQ(store.runs().size(), 16u);                 // no run deleted
+  EXPECT_EQ(scalar(store, "SELECT SUM(attempts) FROM runs"), "16");  // and none ran twice
+}
+
 }  // namespace
 }  // namespace tedloc

@@ -61,6 +61,21 @@ TEST_F(Specs, StructureErrors) {
             std::string::npos);
 }
 
+TEST_F(Specs, SlurmBlockIsCheckedLikeTheRest) {
+  const Spec spec = parse_spec(R"({"experiment": "x", "slurm": {"partition": "gpu", "max_parallel": 4,
+      "sbatch_args": ["--qos=long"], "requeue": true}})", "s.json");
+  EXPECT_EQ(spec.executor_settings.at("slurm").at("partition"), "gpu");
+  EXPECT_EQ(error_of([&] { parse_spec(R"({"experiment": "x", "slurm": {"partiton": "gpu"}})", "s.json"); }),
+            "s.json: /slurm/partiton: unknown Slurm setting (did you mean 'partition'?)");
+  EXPECT_EQ(error_of([&] { parse_spec(R"({"experiment": "x", "slurm": {"max_parallel": -1}})", "s.json"); }),
+            "s.json: /slurm/max_parallel: expected an integer >= 0");
+  EXPECT_EQ(error_of([&] { parse_spec(R"({"experiment": "x", "slurm": {"sbatch_args": [3]}})", "s.json"); }),
+            "s.json: /slurm/sbatch_args/0: expected a non-empty string");
+  EXPECT_NE(error_of([&] { parse_spec(R"({"experiment": "x", "slurn": {}})", "s.json"); })
+                .find("/slurn: unknown key (did you mean 'slurm'?)"),
+            std::string::npos);
+}
+
 TEST_F(Specs, ErrorsPointIntoTheGridOrTheBase) {
   const Spec spec = parse_spec(R"({"experiment": "x", "base": {"task": "probe", "colour": 1},
       "grid": {"value": [1, "two", 3], "cam": ["center_prior", "nonesuch"]}, "seeds": [0, 1]})",

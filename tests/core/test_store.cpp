@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 
@@ -125,6 +126,57 @@ TEST(Store, MetricsAreUpsertedNotDuplicated) {
   EXPECT_EQ(rows[0][1], "3.0");
   EXPECT_EQ(rows[1][1], "2.0");
   EXPECT_EQ(store.query("SELECT value FROM metrics WHERE name = 'nan'").rows[0][0], "NULL");
+}
+
+// A Slurm task's shard (its own store, one run) imported into the main store: all of it once, nothing twice, and
+// Slurm's fate for a task that left no final state.
+TEST(Store, ShardImportIsAtomicAndIdempotent) {
+  testing::TempDir dir;
+  const std::string hash = "0123456789abcdef0123";
+  Store main(dir / "main.db");
+  const auto e = main.upsert_experiment("e", "", "{}", "");
+  main.add_cells(e, {{hash, "{}", "probe", 0, "x=1"}, {"fedcba9876543210fedc", "{}", "probe", 1, "x=2"}});
+  const WorkerId me = WorkerId::current();
+  const auto first = main.claim_next(e, me, "rev", dir / "runs");
+  const auto second = main.claim_next(e, me, "rev", dir / "runs");
+  const std::vector<SlurmTask> tasks = {{"7", 0, first->id, dir / "s0.db", first->config_hash, first->work_dir, "", ""},
+                                        {"7", 1, second->id, dir / "s1.db", second->config_hash, second->work_dir, "", ""}};
+  main.record_slurm_submission(tasks);
+  EXPECT_EQ(main.slurm_tasks_to_import().size(), 2u);
+  EXPECT_EQ(main.reap_dead_workers(-1), 0);  // Slurm's runs are not this host's to reap
+
+  {  // The task's side: its own store, its one run.
+    Store shard(dir / "s0.db");
+    const auto se = shard.upsert_experiment("e", "", "{}", "");
+    shard.add_cells(se, {{hash, "{}", "probe", 0, "x=1"}});
+    const auto run = shard.claim_next(se, me, "rev", dir / "runs");
+    shard.log_metric(run->id, "val", "score", 1.5, 0);
+    shard.log_metric(run->id, "test", "score", std::nan(""), -1);
+    shard.add_artifact(run->id, "checkpoint", "last.pt");
+    shard.finish_run(run->id, "done", "", me);
+    shard.seal();
+    EXPECT_EQ(shard.query("PRAGMA journal_mode").rows.at(0).at(0), "delete");
+  }
+  const auto shard_run = Store(dir / "s0.db", Store::Mode::ReadOnly).shard_run();
+  ASSERT_TRUE(shard_run);
+  EXPECT_TRUE(shard_run->finished());
+  EXPECT_GT(main.import_slurm_task(tasks[0], shard_run, std::nullopt, true), 0);
+  EXPECT_EQ(main.import_slurm_task(tasks[0], shard_run, std::nullopt, true), 0);  // again: nothing changes
+  EXPECT_EQ(main.query("SELECT status, attempts FROM runs WHERE id = " + std::to_string(first->id)).rows.at(0),
+            (std::vector<std::string>{"done", "1"}));
+  EXPECT_EQ(main.query("SELECT COUNT(*) FROM metrics").rows[0][0], "2");
+  EXPECT_EQ(main.query("SELECT value FROM metrics WHERE split = 'test'").rows[0][0], "NULL");
+  EXPECT_EQ(main.query("SELECT COUNT(*) FROM artifacts").rows[0][0], "1");
+  EXPECT_EQ(main.query("SELECT COUNT(*) FROM run_events WHERE origin LIKE 'shard:0123456789abcdef:%'").rows[0][0], "2");
+
+  // The second task was cancelled before it wrote anything: Slurm's word is its fate, recorded once.
+  const SlurmFate cancelled{"CANCELLED", "interrupted", "Slurm job 7_1: CANCELLED"};
+  EXPECT_GT(main.import_slurm_task(tasks[1], std::nullopt, cancelled, true), 0);
+  EXPECT_EQ(main.import_slurm_task(tasks[1], std::nullopt, cancelled, true), 0);
+  EXPECT_EQ(main.query("SELECT status, error FROM runs WHERE id = " + std::to_string(second->id)).rows.at(0),
+            (std::vector<std::string>{"interrupted", "Slurm job 7_1: CANCELLED"}));
+  EXPECT_EQ(main.query("SELECT COUNT(*) FROM run_events WHERE event = 'slurm'").rows[0][0], "1");
+  EXPECT_TRUE(main.slurm_tasks_to_import().empty());
 }
 
 TEST(Store, QueryIsReadOnly) {

@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace tedloc {
 
@@ -44,6 +45,11 @@ class Progress {
   double quiet_interval_s_;
   std::chrono::steady_clock::time_point start_, last_draw_;
 };
+
+// Levenshtein distance, for did-you-mean hints.
+std::size_t edit_distance(const std::string& a, const std::string& b);
+// " (did you mean 'x'?)" when a known name is close to `name`, else " (known: a, b, c)".
+std::string suggest(const std::string& name, const std::vector<std::string>& known);
 
 // "1h02m", "3m05s", "12.3s".
 std::string format_duration(double seconds);

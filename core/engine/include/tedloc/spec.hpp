@@ -2,6 +2,7 @@
 // Experiment specs: a base config, grid axes (dotted paths -> lists of values) and seeds. Their
 // cartesian product gives the cells; each cell's config is resolved (defaults filled), canonicalised
 // and hashed, so the same run is never done twice.
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -25,6 +26,8 @@ struct Spec {
   std::vector<Axis> axes;   // in file order; the last axis varies fastest
   std::vector<std::int64_t> seeds;
   nlohmann::json raw;       // the file's JSON as read
+  // Executor settings blocks by executor name, e.g. "slurm": {"partition": "gpu"} (checked by the executor).
+  std::map<std::string, nlohmann::json> executor_settings;
 };
 
 struct Cell {

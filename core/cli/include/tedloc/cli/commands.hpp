@@ -8,6 +8,7 @@ namespace tedloc {
 
 int runs_command(const std::vector<std::string>& args);   // tedloc runs
 int query_command(const std::vector<std::string>& args);  // tedloc query
+int sync_command(const std::vector<std::string>& args);   // tedloc sync
 
 namespace reports {
 // `tedloc report NAME --db FILE --format md|latex|csv [--out FILE] [--tables FILE]`, `tedloc report --list`;
