@@ -18,6 +18,7 @@ const char* to_string(ParamType type) {
     case ParamType::Plugin: return "plugin";
     case ParamType::Json: return "json";
     case ParamType::File: return "file";
+    case ParamType::Folder: return "folder";
   }
   return "?";
 }

@@ -106,8 +106,8 @@ WsolDataset load_wsol_dataset(const Params& p) {
 
 std::vector<ParamDecl> data_params() {
   return {
-      {"data.metadata", ParamType::String, nullptr, "folder with the train/val/test split folders (protocol layout)", true},
-      {"data.images", ParamType::String, nullptr, "image root: images are <root>/<image id>", true},
+      {"data.metadata", ParamType::Folder, nullptr, "folder with the train/val/test split folders (protocol layout)", true},
+      {"data.images", ParamType::Folder, nullptr, "image root: images are <root>/<image id>", true},
       {"data.classes", ParamType::File, "", "class names, one per line (default <metadata>/classes.txt)"},
       ParamDecl{"data.size", ParamType::Int, 224, "model input side (eval resize, train crop)"}.within(8, 8192),
       ParamDecl{"data.resize", ParamType::Int, 256, "train: resize side before the random crop"}.within(8, 8192),

@@ -1,6 +1,8 @@
 // The plugin host with real .so files: a good library, and each way a library must be refused.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include <fmt/format.h>
 
 #include "tedloc/host.hpp"
@@ -155,6 +157,32 @@ TEST_F(Validation, InputFilesJoinTheConfigByContent) {
   EXPECT_TRUE(errors.empty());
   EXPECT_EQ(params["w"], file);
   EXPECT_EQ(files["/x/w"], "sha256:" + sha256_hex("retrained weights"));
+}
+
+// A dataset enters the run's identity through its folder's manifest: every file's path and content.
+TEST_F(Validation, InputFoldersJoinTheConfigByTheirManifest) {
+  testing::TempDir dir;
+  std::filesystem::create_directories(dir.path / "train");
+  testing::write_file(dir / "train/image_ids.txt", "a.png\n");
+  testing::write_file(dir / "a.png", "pixels");
+  const auto fingerprint = [&](const std::string& folder) {
+    std::vector<std::string> errors;
+    nlohmann::json files = nlohmann::json::object();
+    host.resolve_params({ParamDecl{"data", ParamType::Folder, nullptr, "the data", true}}, {{"data", folder}}, "/x",
+                        errors, &files);
+    return errors.empty() ? files["/x/data"].get<std::string>() : "error: " + errors.at(0);
+  };
+  const std::string first = fingerprint(dir.path.string());
+  EXPECT_EQ(first.rfind("manifest:", 0), 0u) << first;
+  EXPECT_EQ(fingerprint(dir.path.string()), first);
+  testing::write_file(dir / "a.png", "other pixels");  // a changed image
+  const std::string changed = fingerprint(dir.path.string());
+  EXPECT_NE(changed, first);
+  std::filesystem::rename(dir / "a.png", dir / "b.png");  // same bytes, another name
+  EXPECT_NE(fingerprint(dir.path.string()), changed);
+  testing::write_file(dir / "train/class_labels.txt", "b.png,0\n");  // a new metadata file
+  EXPECT_NE(fingerprint(dir.path.string()), changed);
+  EXPECT_EQ(fingerprint(dir / "absent"), "error: /x/data: no such folder '" + dir / "absent" + "'");
 }
 
 TEST_F(Validation, IntAndFloatSpellingsHashAlike) {

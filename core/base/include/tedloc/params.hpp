@@ -9,7 +9,8 @@ namespace tedloc {
 
 // File: a path (a string) to an input file, e.g. weights. The SHA-256 of its content joins the run's resolved
 // config (under "input_files"), so that a changed file makes a new run instead of reusing the old one's results.
-enum class ParamType { Int, Float, Bool, String, IntList, FloatList, StringList, Plugin, Json, File };
+// File and Folder are inputs: their content enters a run's identity (a folder's through its manifest).
+enum class ParamType { Int, Float, Bool, String, IntList, FloatList, StringList, Plugin, Json, File, Folder };
 
 const char* to_string(ParamType type);
 
