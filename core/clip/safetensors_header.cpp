@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tedloc/error.hpp"
+#include "tedloc/json_parse.hpp"
 
 namespace tedloc::clip {
 namespace {
@@ -92,7 +93,7 @@ SafetensorsHeader read_safetensors_header(std::istream& in, std::uint64_t file_b
   if (!in.read(text.data(), static_cast<std::streamsize>(header_bytes))) fail(path, "cannot read the header");
   nlohmann::json j;
   try {
-    j = nlohmann::json::parse(text);
+    j = parse_json_bounded(text, path);
   } catch (const nlohmann::json::parse_error& err) {
     fail(path, fmt::format("header is not valid JSON (byte {})", err.byte));
   }

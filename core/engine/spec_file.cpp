@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "tedloc/error.hpp"
+#include "tedloc/json_parse.hpp"
 
 namespace tedloc {
 using nlohmann::json;
@@ -43,7 +44,7 @@ Spec parse_spec(const std::string& text, const std::string& file) {
   Spec spec;
   spec.file = file;
   try {
-    spec.raw = json::parse(text);
+    spec.raw = parse_json_bounded(text, file);
   } catch (const json::parse_error& e) {
     // e.byte is one past the offending character.
     const auto [line, column] = line_column(text, e.byte > 0 ? e.byte - 1 : 0);

@@ -287,6 +287,11 @@ TEST_F(ClipFiles, CorruptSafetensorsAreRejectedWithTheirName) {
   expect_input_error([&] { read_safetensors(path(name)); }, {name, "overlap"});
   with_header(R"({"__metadata__":{"n":3}})", 0);
   expect_input_error([&] { read_safetensors(path(name)); }, {name, "__metadata__"});
+  // Found writing the fuzz targets: the error message dumped a million-deep "shape" recursively (stack overflow).
+  const std::size_t deep = 1'000'000;
+  with_header(R"({"w":{"dtype":"F32","shape":)" + std::string(deep, '[') + std::string(deep, ']') +
+                  R"(,"data_offsets":[0,0]}})", 0);
+  expect_input_error([&] { read_safetensors(path(name)); }, {name, "nested deeper than 64"});
 
   // The command maps the error to its exit code.
   EXPECT_EQ(clip_forward_command({"--weights", path(name), "--inputs", golden("inputs.safetensors"), "--out", path("o.safetensors")}),
