@@ -55,15 +55,21 @@ SafetensorsEntry parse_entry(const std::string& path, const std::string& name, c
 
   const auto& shape = j["shape"];
   if (!shape.is_array()) fail(path, name, "\"shape\" is not an array");
+  // Bounded as if no dimension were 0: LibTorch takes every dimension as an int64 and computes strides from
+  // the others, so [0, 2^64 - 1] is no empty tensor but a negative dimension.
   std::uint64_t numel = 1;
+  bool empty = false;
   for (const auto& d : shape) {
     if (!d.is_number_unsigned()) fail(path, name, fmt::format("shape {} has a non-integer or negative entry", shape.dump()));
     const auto n = d.get<std::uint64_t>();
-    if (n != 0 && numel > std::numeric_limits<std::uint64_t>::max() / n / 8)
+    const std::uint64_t factor = std::max<std::uint64_t>(n, 1);
+    if (numel > std::numeric_limits<std::uint64_t>::max() / factor / 8)
       fail(path, name, fmt::format("shape {} is too large", shape.dump()));
-    numel *= n;
+    numel *= factor;
+    empty = empty || n == 0;
     e.shape.push_back(static_cast<std::int64_t>(n));
   }
+  if (empty) numel = 0;
 
   const auto& off = j["data_offsets"];
   if (!off.is_array() || off.size() != 2 || !off[0].is_number_unsigned() || !off[1].is_number_unsigned())

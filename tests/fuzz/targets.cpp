@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -115,7 +116,15 @@ void feed_safetensors(const std::uint8_t* data, std::size_t size) {
   std::istringstream in(as_string(data, size));
   accept([&] {
     const clip::SafetensorsHeader h = clip::read_safetensors_header(in, size, "fuzz.safetensors");
-    for (const auto& e : h.entries) check(e.begin <= e.end && e.end <= size - h.data_start, "safetensors: range");
+    for (const auto& e : h.entries) {
+      check(e.begin <= e.end && e.end <= size - h.data_start, "safetensors: range");
+      // What torch::empty(e.shape) needs: no negative dimension, strides (products of the others) within int64.
+      std::int64_t strides = 1;
+      for (std::int64_t d : e.shape) {
+        check(d >= 0, "safetensors: negative dimension");
+        check(!__builtin_mul_overflow(strides, std::max<std::int64_t>(d, 1), &strides), "safetensors: strides overflow");
+      }
+    }
   });
 }
 
