@@ -31,6 +31,8 @@ void apply_overrides(Spec& spec, const std::vector<std::string>& overrides) {
       value = json::parse(value_text);
     } catch (const json::parse_error&) {
       value = value_text;  // a bare word or a path
+    } catch (const json::out_of_range&) {
+      throw UsageError("--set " + item + ": number out of range");
     }
     set_dotted(spec.base, item.substr(0, eq), value);
     spec.raw["base"] = spec.base;

@@ -287,6 +287,9 @@ TEST_F(ClipFiles, CorruptSafetensorsAreRejectedWithTheirName) {
   expect_input_error([&] { read_safetensors(path(name)); }, {name, "overlap"});
   with_header(R"({"__metadata__":{"n":3}})", 0);
   expect_input_error([&] { read_safetensors(path(name)); }, {name, "__metadata__"});
+  // Found by fuzz_spec in the same JSON parser: a number beyond double escaped as nlohmann's out_of_range.
+  with_header(R"({"w":{"dtype":"F32","shape":[1e999],"data_offsets":[0,0]}})", 0);
+  expect_input_error([&] { read_safetensors(path(name)); }, {name, "number overflow"});
   // Found writing the fuzz targets: a dimension above 2^63 next to a 0 passed (0 elements) and became a negative
   // dimension for LibTorch (c10::Error, not InputError).
   with_header(R"({"w":{"dtype":"F32","shape":[0,18446744073709551615],"data_offsets":[0,0]}})", 0);
