@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <limits>
 #include <mutex>
 #include <numeric>
 #include <optional>
@@ -53,7 +54,7 @@ std::uint32_t big_endian_u32(const std::vector<std::uint8_t>& b, size_t at) {
   return (std::uint32_t{b[at]} << 24) | (std::uint32_t{b[at + 1]} << 16) | (std::uint32_t{b[at + 2]} << 8) | b[at + 3];
 }
 
-// Checks the magic (unsigned bytes, `dims` dimensions) and returns the dimensions.
+// Checks the magic (unsigned bytes, `dims` dimensions) and returns the dimensions, each of which fits an int.
 std::vector<std::uint32_t> idx_header(const std::vector<std::uint8_t>& b, int dims, const std::string& path) {
   const size_t header = 4 + 4 * static_cast<size_t>(dims);
   if (b.size() < header) throw InputError(path + ": truncated IDX header");
@@ -64,6 +65,10 @@ std::vector<std::uint32_t> idx_header(const std::vector<std::uint8_t>& b, int di
   size_t total = 1;
   for (int d = 0; d < dims; ++d) {
     shape.push_back(big_endian_u32(b, 4 + 4 * d));
+    // A product that wrapped could match the file's size and pass for a valid header.
+    if (shape.back() > static_cast<std::uint32_t>(std::numeric_limits<int>::max()) ||
+        (shape.back() != 0 && total > std::numeric_limits<size_t>::max() / shape.back()))
+      throw InputError(fmt::format("{}: IDX dimension {} of {} is too large", path, d, shape.back()));
     total *= shape.back();
   }
   if (b.size() != header + total)
@@ -76,6 +81,7 @@ std::vector<std::uint32_t> idx_header(const std::vector<std::uint8_t>& b, int di
 IdxImages read_idx_images(const std::string& path) {
   std::vector<std::uint8_t> b = read_gz(path);
   const std::vector<std::uint32_t> shape = idx_header(b, 3, path);
+  if (shape[1] == 0 || shape[2] == 0) throw InputError(fmt::format("{}: IDX images of {} x {} pixels", path, shape[1], shape[2]));
   IdxImages out;
   out.count = static_cast<int>(shape[0]);
   out.rows = static_cast<int>(shape[1]);

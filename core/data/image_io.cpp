@@ -43,6 +43,18 @@ void write_file(const std::string& path, const void* data, size_t size) {
     fail(path, std::string("write error (") + std::strerror(errno) + ")");
 }
 
+// PIL's decompression-bomb limit (2 x Image.MAX_IMAGE_PIXELS), which the reference's loader raises on: a header of
+// a few bytes can announce 65535 x 65535 pixels (12 GB decoded), or in PNG up to libpng's 10^6 x 10^6.
+constexpr std::uint64_t kMaxPixels = 2 * 89'478'485;
+
+bool too_many_pixels(std::uint64_t width, std::uint64_t height) { return width * height > kMaxPixels; }
+
+[[noreturn]] void fail_too_many_pixels(const char* format, std::uint64_t width, std::uint64_t height,
+                                       const std::string& name) {
+  fail(name, std::string(format) + " of " + std::to_string(width) + " x " + std::to_string(height) +
+                 " pixels, more than " + std::to_string(kMaxPixels) + " (PIL's decompression-bomb limit)");
+}
+
 bool is_jpeg(const std::vector<std::uint8_t>& b) { return b.size() >= 3 && b[0] == 0xFF && b[1] == 0xD8 && b[2] == 0xFF; }
 bool is_png(const std::vector<std::uint8_t>& b) { return b.size() >= 8 && png_sig_cmp(b.data(), 0, 8) == 0; }
 
@@ -80,6 +92,8 @@ Image decode_jpeg(const std::vector<std::uint8_t>& bytes, const std::string& nam
   if (tjDecompressHeader3(tj, bytes.data(), bytes.size(), &width, &height, &subsamp, &colorspace) != 0)
     decompressor.fail_and_reset(name, "corrupt JPEG header");
   if (width <= 0 || height <= 0) fail(name, "JPEG with an empty image");
+  if (too_many_pixels(static_cast<std::uint64_t>(width), static_cast<std::uint64_t>(height)))
+    fail_too_many_pixels("JPEG", static_cast<std::uint64_t>(width), static_cast<std::uint64_t>(height), name);
   Image out(width, height, 3);
   // Any warning (e.g. "Premature end of JPEG file" for a truncated file) is an error too: a partly
   // grey image must never be trained on silently.
@@ -98,6 +112,10 @@ Image decode_png(const std::vector<std::uint8_t>& bytes, const std::string& name
   png.version = PNG_IMAGE_VERSION;
   if (!png_image_begin_read_from_memory(&png, bytes.data(), bytes.size()))
     fail(name, std::string("corrupt PNG (") + png.message + ")");
+  if (too_many_pixels(png.width, png.height)) {
+    png_image_free(&png);  // begin_read succeeded: its state is ours to free
+    fail_too_many_pixels("PNG", png.width, png.height, name);
+  }
   const bool alpha = (png.format & PNG_FORMAT_FLAG_ALPHA) != 0;
   Image out(static_cast<int>(png.width), static_cast<int>(png.height), 3);
   const size_t n = static_cast<size_t>(out.width) * out.height;

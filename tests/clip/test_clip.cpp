@@ -287,6 +287,18 @@ TEST_F(ClipFiles, CorruptSafetensorsAreRejectedWithTheirName) {
   expect_input_error([&] { read_safetensors(path(name)); }, {name, "overlap"});
   with_header(R"({"__metadata__":{"n":3}})", 0);
   expect_input_error([&] { read_safetensors(path(name)); }, {name, "__metadata__"});
+  // Found by fuzz_spec in the same JSON parser: a number beyond double escaped as nlohmann's out_of_range.
+  with_header(R"({"w":{"dtype":"F32","shape":[1e999],"data_offsets":[0,0]}})", 0);
+  expect_input_error([&] { read_safetensors(path(name)); }, {name, "number overflow"});
+  // Found writing the fuzz targets: a dimension above 2^63 next to a 0 passed (0 elements) and became a negative
+  // dimension for LibTorch (c10::Error, not InputError).
+  with_header(R"({"w":{"dtype":"F32","shape":[0,18446744073709551615],"data_offsets":[0,0]}})", 0);
+  expect_input_error([&] { read_safetensors(path(name)); }, {name, "'w'", "too large"});
+  // Found writing the fuzz targets: the error message dumped a million-deep "shape" recursively (stack overflow).
+  const std::size_t deep = 1'000'000;
+  with_header(R"({"w":{"dtype":"F32","shape":)" + std::string(deep, '[') + std::string(deep, ']') +
+                  R"(,"data_offsets":[0,0]}})", 0);
+  expect_input_error([&] { read_safetensors(path(name)); }, {name, "nested deeper than 64"});
 
   // The command maps the error to its exit code.
   EXPECT_EQ(clip_forward_command({"--weights", path(name), "--inputs", golden("inputs.safetensors"), "--out", path("o.safetensors")}),

@@ -76,6 +76,26 @@ TEST_F(Specs, SlurmBlockIsCheckedLikeTheRest) {
             std::string::npos);
 }
 
+// Found writing the fuzz targets: parse_spec copies the grid's values recursively, so a million-deep value
+// overflowed the stack.
+TEST_F(Specs, DeeplyNestedJsonIsRefused) {
+  const std::size_t deep = 1'000'000;
+  const std::string text =
+      R"({"experiment": "x", "grid": {"a": )" + std::string(deep, '[') + std::string(deep, ']') + "}}";
+  EXPECT_EQ(error_of([&] { parse_spec(text, "s.json"); }), "s.json: JSON nested deeper than 64 levels");
+  const std::string ok = R"({"experiment": "x", "grid": {"a": [)" + std::string(60, '[') + std::string(60, ']') + "]}}";
+  EXPECT_EQ(parse_spec(ok, "s.json").axes.size(), 1u);
+}
+
+// Found by fuzz_spec (tests/fuzz/corpus/spec/crash-number-overflow.json): nlohmann throws a number beyond double
+// as out_of_range, not parse_error, so it escaped as an internal error.
+TEST_F(Specs, NumberOverflowIsMalformedJson) {
+  EXPECT_EQ(error_of([&] { parse_spec(R"({"experiment": "x", "base": {"lr": 1e999}})", "s.json"); }),
+            "s.json: malformed JSON: number overflow parsing '1e999'");
+  Spec spec = parse_spec(R"({"experiment": "x"})", "s.json");
+  EXPECT_THROW(apply_overrides(spec, {"train.lr=1e999"}), UsageError);
+}
+
 TEST_F(Specs, ErrorsPointIntoTheGridOrTheBase) {
   const Spec spec = parse_spec(R"({"experiment": "x", "base": {"task": "probe", "colour": 1},
       "grid": {"value": [1, "two", 3], "cam": ["center_prior", "nonesuch"]}, "seeds": [0, 1]})",

@@ -188,6 +188,18 @@ TEST(Idx, ReadsGzipImagesAndLabelsAndRejectsBadFiles) {
   EXPECT_THROW(read_idx_images(dir / "absent.gz"), InputError);
 }
 
+// Found by fuzzing (tests/fuzz/corpus/idx/crash-negative-cols.idx3): dimensions that do not fit an int, or whose
+// product wraps to the file's size, passed the header check.
+TEST(Idx, DimensionsThatOverflowAreRefused) {
+  TempDir dir;
+  write_gz(dir / "neg.gz", {0, 0, 8, 3, 0, 0, 0x1f, 0x0f, 0, 0, 0, 0, 0xdb, 0xdb, 0xdb, 0xdb});  // 7951 x 0 x 3.7e9
+  EXPECT_THROW(read_idx_images(dir / "neg.gz"), InputError);
+  write_gz(dir / "wrap.gz", {0, 0, 8, 3, 0x40, 0, 0, 0, 0x40, 0, 0, 0, 0, 0, 0, 0x10});  // 2^30 x 2^30 x 16 = 2^64
+  EXPECT_THROW(read_idx_images(dir / "wrap.gz"), InputError);
+  write_gz(dir / "empty.gz", {0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 3});  // 2 images of 0 x 3
+  EXPECT_THROW(read_idx_images(dir / "empty.gz"), InputError);
+}
+
 TEST(DataCommand, HelpErrorsAndARun) {
   TempDir dir;
   ::testing::internal::CaptureStdout();

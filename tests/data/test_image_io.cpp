@@ -1,6 +1,7 @@
 // Decoding and encoding: round trips through real files, and every failure an InputError naming the file.
 #include <gtest/gtest.h>
 #include <png.h>
+#include <zlib.h>
 
 #include <cstring>
 
@@ -174,6 +175,33 @@ TEST(ImageIo, PngWithBadChecksumNamesIt) {
   bytes[bytes.size() / 2] ^= 0xFF;  // inside IDAT: its CRC no longer matches
   write_bytes(dir / "c.png", bytes);
   expect_input_error_naming([&] { decode_image(dir / "c.png"); }, dir / "c.png");
+}
+
+// Found by fuzzing (tests/fuzz/corpus/image/bomb-*): a header of a few hundred bytes announcing 65500 x 65500
+// (JPEG) or 10^6 x 10^6 (PNG) pixels made the decoder allocate 12 GB, or 3 TB, before reading any pixel.
+TEST(ImageIo, DecompressionBombsAreRefusedBeforeAllocating) {
+  TempDir dir;
+  write_jpeg(dir / "b.jpg", pattern(8, 8), 90);
+  auto jpeg = file_bytes(dir / "b.jpg");
+  size_t sof = 2;
+  while (sof + 9 < jpeg.size() && !(jpeg[sof] == 0xFF && jpeg[sof + 1] == 0xC0)) ++sof;
+  ASSERT_LT(sof + 9, jpeg.size());
+  for (size_t i : {sof + 5, sof + 7}) jpeg[i] = 0xFF, jpeg[i + 1] = 0xDC;  // height, width: 65500
+  write_bytes(dir / "b.jpg", jpeg);
+  expect_input_error_naming([&] { decode_image(dir / "b.jpg"); }, dir / "b.jpg");
+
+  write_png(dir / "b.png", pattern(8, 8));
+  auto png = file_bytes(dir / "b.png");
+  for (size_t i : {16, 20}) png[i] = 0x00, png[i + 1] = 0x0F, png[i + 2] = 0x42, png[i + 3] = 0x40;  // 10^6
+  const auto crc = crc32(0, png.data() + 12, 17);  // IHDR's type and data
+  for (int i = 0; i < 4; ++i) png[29 + i] = static_cast<std::uint8_t>(crc >> (24 - 8 * i));
+  write_bytes(dir / "b.png", png);
+  try {
+    decode_image(dir / "b.png");
+    ADD_FAILURE() << "no error for a 10^6 x 10^6 PNG";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("decompression-bomb"), std::string::npos) << e.what();
+  }
 }
 
 TEST(ImageIo, EmptyAndForeignFilesNameThem) {
